@@ -1,0 +1,1 @@
+"""UNet / UNet++ semantic segmentation on Cityscapes-like street scenes, driven by Lightning and Hydra."""

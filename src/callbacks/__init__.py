@@ -1,0 +1,1 @@
+"""Lightning callbacks of this project (the rest come from Lightning itself)."""

@@ -1,0 +1,100 @@
+"""Writes `metrics.json` in the run folder: best validation metrics, test metrics, epochs, checkpoint paths."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from lightning import Callback, LightningModule, Trainer
+from rich.console import Console
+from rich.table import Table
+
+
+def write_json_atomically(path: Path, data: dict) -> None:
+    """Write to a temporary file, fsync, then rename: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class MetricsSummary(Callback):
+    """Keeps the validation metrics of the best epoch (by `monitor`) and writes them with the test results."""
+
+    def __init__(self, output_dir: str, monitor: str = "val/miou", mode: str = "max") -> None:
+        if mode not in ("max", "min"):
+            raise ValueError(f"callbacks.metrics_summary.mode must be 'max' or 'min', got {mode!r}")
+        self.path = Path(output_dir) / "metrics.json"
+        self.monitor, self.mode = monitor, mode
+        self.best_val: dict[str, float] = {}
+        self.test: dict[str, float] = {}
+        self.test_class_iou: dict[str, float | None] = {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best_val": self.best_val}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.best_val = state_dict.get("best_val", {})
+
+    def _is_better(self, value: float) -> bool:
+        if self.monitor not in self.best_val:
+            return True
+        best = self.best_val[self.monitor]
+        return value > best if self.mode == "max" else value < best
+
+    def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if trainer.sanity_checking or self.monitor not in trainer.callback_metrics:
+            return
+        value = float(trainer.callback_metrics[self.monitor])
+        if self._is_better(value):
+            self.best_val = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+            self.best_val["epoch"] = trainer.current_epoch
+
+    def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._write(trainer)
+
+    def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self.test = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+        class_iou = getattr(pl_module, "test_class_iou", None)
+        names = getattr(trainer.datamodule, "class_names", None)
+        if class_iou is not None:
+            names = names or [str(i) for i in range(len(class_iou))]
+            self.test_class_iou = {n: (None if math.isnan(v) else round(v, 4)) for n, v in zip(names, class_iou.tolist())}
+            if trainer.is_global_zero:
+                self._print_class_table()
+        self._write(trainer)
+
+    def _print_class_table(self) -> None:
+        table = Table(title="Test IoU per class (classes absent from target and prediction omitted)")
+        table.add_column("class")
+        table.add_column("IoU", justify="right")
+        for name, iou in self.test_class_iou.items():
+            if iou is not None:
+                table.add_row(name, f"{iou:.3f}")
+        Console().print(table)
+
+    def _write(self, trainer: Trainer) -> None:
+        if not trainer.is_global_zero:
+            return
+        ckpt = trainer.checkpoint_callback
+        write_json_atomically(
+            self.path,
+            {
+                "best_val": self.best_val,
+                "test": self.test,
+                "test_class_iou": self.test_class_iou,
+                "epochs_run": trainer.current_epoch,
+                "global_steps": trainer.global_step,
+                "checkpoints": {
+                    "best": getattr(ckpt, "best_model_path", "") or None,
+                    "last": getattr(ckpt, "last_model_path", "") or None,
+                },
+            },
+        )

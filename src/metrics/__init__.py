@@ -1,0 +1,1 @@
+"""Segmentation metrics derived from one confusion matrix."""

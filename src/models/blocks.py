@@ -1,0 +1,56 @@
+"""The seed's building blocks, shared by UNet and UNet++ so the two differ only in their skip pathways."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class ConvBlock(nn.Sequential):
+    """Two (3x3 conv -> BatchNorm -> Dropout -> LeakyReLU) layers, the seed's dropout 0.2 then 0.5."""
+
+    def __init__(self, in_channels: int, out_channels: int, dropout: tuple[float, float] = (0.2, 0.5)) -> None:
+        layers: list[nn.Module] = []
+        for i, p in enumerate(dropout):
+            layers += [
+                nn.Conv2d(in_channels if i == 0 else out_channels, out_channels, 3, padding=1, bias=False),
+                nn.BatchNorm2d(out_channels),
+                nn.Dropout(p) if p > 0 else nn.Identity(),
+                nn.LeakyReLU(inplace=True),
+            ]
+        super().__init__(*layers)
+
+
+class Down(nn.Sequential):
+    """Stride-2 3x3 conv that keeps the channel count, then LeakyReLU (the seed learns its downsampling)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__(nn.Conv2d(channels, channels, 3, stride=2, padding=1), nn.LeakyReLU(inplace=True))
+
+
+class Up(nn.Module):
+    """Nearest x2 upsampling, then a 1x1 conv halving the channels, concatenated with the encoder map."""
+
+    def __init__(self, in_channels: int) -> None:
+        super().__init__()
+        self.upsample = nn.Upsample(scale_factor=2, mode="nearest")
+        self.reduce = nn.Conv2d(in_channels, in_channels // 2, 1)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        return torch.cat([skip, self.reduce(self.upsample(x))], dim=1)
+
+
+class Head(nn.Sequential):
+    """The seed's head: a 3x3 conv to `head_channels` (3) then a 1x1 conv to the classes; or one 1x1 conv.
+
+    It returns logits: the seed applied a sigmoid before cross-entropy, which squashed the logits into
+    (0, 1) and flattened the softmax; cross-entropy applies its own softmax, so no activation belongs here.
+    """
+
+    def __init__(self, in_channels: int, num_classes: int, head_channels: int | None = 3) -> None:
+        if head_channels is None:
+            super().__init__(nn.Conv2d(in_channels, num_classes, 1))
+        else:
+            super().__init__(
+                nn.Conv2d(in_channels, head_channels, 3, padding=1), nn.Conv2d(head_channels, num_classes, 1)
+            )

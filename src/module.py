@@ -1,0 +1,96 @@
+"""The LightningModule: loss, metrics and logging around any segmentation network; it knows nothing of files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from lightning import LightningModule
+from torch import nn
+from torchmetrics import MaxMetric, MeanMetric
+from torchmetrics.classification import MulticlassConfusionMatrix
+
+from src.metrics.confusion import iou_per_class, mean_iou, pixel_accuracy
+
+STAGES = ("train", "val", "test")
+
+
+class SegmentationModule(LightningModule):
+    """Trains `net` with cross-entropy on logits; logs `<stage>/loss`, `<stage>/acc`, `<stage>/miou` per epoch.
+
+    The network, optimizer and scheduler are injected (Hydra `_partial_` configs), so any model plugs in.
+    Metrics accumulate on the device and are read once per epoch: the step never syncs with the host.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
+        num_classes: int = 34,
+        ignore_index: int = 255,
+    ) -> None:
+        super().__init__()
+        # Only plain values go into checkpoints, so they load with torch.load(weights_only=True).
+        self.save_hyperparameters(logger=False, ignore=["net", "optimizer", "scheduler"])
+        self.net = net
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.criterion = nn.CrossEntropyLoss(ignore_index=ignore_index)
+        for stage in STAGES:
+            setattr(self, f"{stage}_loss", MeanMetric())
+            # validate_args=False: the argument checks read tensor values, i.e. a host sync every step.
+            setattr(self, f"{stage}_confmat", MulticlassConfusionMatrix(num_classes, ignore_index=ignore_index,
+                                                                         validate_args=False))
+        self.val_miou_best = MaxMetric()
+        self.val_miou_best.persistent(True)  # kept in checkpoints, so a resumed run remembers its best
+        self.test_class_iou: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
+        images, labels = batch
+        labels = labels.long()
+        logits = self(images)
+        loss = self.criterion(logits, labels)
+        getattr(self, f"{stage}_loss").update(loss.detach())
+        getattr(self, f"{stage}_confmat").update(logits.detach().argmax(1), labels)
+        self.log(f"{stage}/loss", getattr(self, f"{stage}_loss"), on_step=False, on_epoch=True, prog_bar=True)
+        return loss
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def _log_confmat_metrics(self, stage: str) -> torch.Tensor:
+        metric = getattr(self, f"{stage}_confmat")
+        confmat = metric.compute()  # synced across processes under DDP
+        metric.reset()
+        self.log(f"{stage}/acc", pixel_accuracy(confmat), prog_bar=True)
+        self.log(f"{stage}/miou", mean_iou(confmat), prog_bar=stage != "train")
+        return confmat
+
+    def on_train_epoch_end(self) -> None:
+        self._log_confmat_metrics("train")
+
+    def on_validation_epoch_end(self) -> None:
+        confmat = self._log_confmat_metrics("val")
+        if self.trainer.sanity_checking:  # a few batches of an untrained net must not become the best score
+            return
+        self.val_miou_best.update(mean_iou(confmat))
+        self.log("val/miou_best", self.val_miou_best.compute(), prog_bar=True)
+
+    def on_test_epoch_end(self) -> None:
+        self.test_class_iou = iou_per_class(self._log_confmat_metrics("test")).cpu()
+
+    def configure_optimizers(self) -> dict:
+        optimizer = self.optimizer_factory(params=self.parameters())
+        if self.scheduler_factory is None:
+            return {"optimizer": optimizer}
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer=optimizer),
+                                                         "interval": "epoch", "monitor": "val/loss"}}

@@ -1,0 +1,61 @@
+"""Fixtures that compose the real conf/train.yaml and shrink it: tiny net, tiny data, CPU, tmp folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Small enough that a whole fit + test takes seconds on 2 cores.
+TINY = [
+    "trainer=cpu",
+    "trainer.max_epochs=2",
+    "trainer.limit_train_batches=2",
+    "trainer.limit_val_batches=1",
+    "trainer.limit_test_batches=1",
+    "trainer.enable_progress_bar=false",
+    "callbacks.rich_progress_bar=null",
+    "callbacks.rich_model_summary=null",
+    "model.net.base_channels=4",
+    "model.net.depth=2",
+    "data.sizes.train=8",
+    "data.sizes.val=4",
+    "data.sizes.test=4",
+    "data.size=[64,128]",
+    "data.batch_size=4",
+    "data.num_workers=0",
+    "print_config=false",
+]
+
+
+def compose_train(overrides: list[str] | None = None) -> DictConfig:
+    """The real train config with `overrides`, composed as `python -m src.train` would."""
+    GlobalHydra.instance().clear()
+    with initialize(version_base="1.3", config_path="../conf"):
+        return compose(config_name="train.yaml", return_hydra_config=True, overrides=overrides or [])
+
+
+@pytest.fixture(scope="session")
+def data_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One synthetic-data cache for the session: generated once, reused by every test."""
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture
+def cfg_tiny(tmp_path: Path, data_cache: Path) -> DictConfig:
+    """A composed, shrunk train config writing into tmp_path; HydraConfig is set so `${hydra:...}` resolves."""
+    cfg = compose_train(TINY)
+    with open_dict(cfg):
+        cfg.paths.root_dir = str(ROOT)
+        cfg.paths.data_dir = str(data_cache)
+        cfg.paths.output_dir = str(tmp_path)
+        cfg.hydra.runtime.output_dir = str(tmp_path)
+    HydraConfig().set_config(cfg)
+    yield cfg
+    GlobalHydra.instance().clear()

@@ -1,0 +1,50 @@
+"""Every option of every config group composes, and every data/model option instantiates."""
+
+from pathlib import Path
+
+import pytest
+from hydra.utils import instantiate
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import OmegaConf, open_dict
+
+from tests.conftest import compose_train
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+GROUPS = ["data", "model", "model/optimizer", "model/scheduler", "trainer", "callbacks", "logger", "paths",
+          "hydra", "experiment", "debug"]
+OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONF / g).glob("*.yaml"))]
+NEEDS = {("data", "cityscapes"): ["data.root=/some/cityscapes"]}
+
+
+def test_every_group_has_options():
+    assert {g for g, _ in OPTIONS} == set(GROUPS)
+
+
+@pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
+def test_option_composes_and_resolves(group, option):
+    cfg = compose_train([f"{group}={option}", *NEEDS.get((group, option), [])])
+    with open_dict(cfg):
+        cfg.hydra.runtime.cwd = "/repo"
+        cfg.hydra.runtime.output_dir = "/repo/outputs/run"
+    HydraConfig().set_config(cfg)
+    with open_dict(cfg):
+        del cfg["hydra"]  # Hydra's own node is resolved by Hydra, not by us
+    OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    assert cfg.paths.output_dir == "/repo/outputs/run"
+
+
+@pytest.mark.parametrize("model", [p.stem for p in sorted((CONF / "model").glob("*.yaml"))])
+def test_model_options_instantiate_with_34_classes(model):
+    cfg = compose_train([f"model={model}"])
+    module = instantiate(cfg.model)
+    assert module.hparams.num_classes == 34
+    assert module.net(__import__("torch").zeros(1, 3, 32, 64)).shape == (1, 34, 32, 64)
+
+
+def test_default_is_the_seed_configuration():
+    cfg = compose_train()
+    net = cfg.model.net
+    assert (net.base_channels, net.depth, list(net.dropout), net.head_channels) == (64, 4, [0.2, 0.5], 3)
+    assert list(cfg.data.size) == [128, 256] and cfg.data.num_classes == 34
+    assert cfg.model.optimizer._target_ == "torch.optim.Adam"
+    assert cfg.callbacks.model_checkpoint.monitor == "val/miou"

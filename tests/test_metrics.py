@@ -1,0 +1,34 @@
+import math
+
+import torch
+from torchmetrics.functional.classification import multiclass_jaccard_index
+
+from src.metrics.confusion import iou_per_class, mean_iou, pixel_accuracy
+
+
+def test_values_from_a_hand_made_confusion_matrix():
+    # rows: target, cols: prediction. Class 2 never occurs in target or prediction.
+    cm = torch.tensor([[3, 1, 0], [2, 4, 0], [0, 0, 0]])
+    assert math.isclose(float(pixel_accuracy(cm)), 7 / 10, rel_tol=1e-6)
+    iou = iou_per_class(cm)
+    assert math.isclose(float(iou[0]), 3 / (3 + 1 + 2))
+    assert math.isclose(float(iou[1]), 4 / (4 + 2 + 1))
+    assert math.isnan(float(iou[2]))
+    # absent classes count neither as 1.0 nor as 0.0
+    assert math.isclose(float(mean_iou(cm)), (3 / 6 + 4 / 7) / 2, rel_tol=1e-6)
+
+
+def test_class_only_predicted_counts_as_zero():
+    cm = torch.tensor([[5, 5], [0, 0]])  # class 1 predicted but never true: IoU 0, and it counts
+    assert math.isclose(float(mean_iou(cm)), (5 / 10 + 0.0) / 2, rel_tol=1e-6)
+
+
+def test_matches_torchmetrics_macro_jaccard():
+    torch.manual_seed(0)
+    target = torch.randint(0, 6, (2, 16, 16))
+    preds = torch.where(torch.rand(2, 16, 16) < 0.6, target, torch.randint(0, 6, (2, 16, 16)))
+    target[target == 5] = 4  # class 5 only ever predicted
+    preds[preds == 3] = 2  # class 3 never predicted but present
+    cm = torch.bincount((target * 8 + preds).flatten(), minlength=64).reshape(8, 8)  # classes 6, 7 absent
+    expected = multiclass_jaccard_index(preds, target, num_classes=8, average="macro")
+    assert torch.isclose(mean_iou(cm), expected)

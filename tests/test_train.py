@@ -1,0 +1,101 @@
+"""End to end: train(cfg) in process, and `python -m src.train` as a user runs it."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from omegaconf import open_dict
+
+from src.train import train
+from tests.conftest import ROOT, TINY
+
+pytestmark = pytest.mark.slow
+
+
+def read_metrics(run_dir):
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+def test_train_writes_checkpoints_metrics_json_and_tensorboard(cfg_tiny, tmp_path):
+    metrics = train(cfg_tiny)
+    for key in ("train/loss", "train/acc", "val/loss", "val/acc", "val/miou", "val/miou_best",
+                "test/loss", "test/acc", "test/miou"):
+        assert key in metrics, key
+        assert 0.0 <= metrics[key] < 10.0
+    summary = read_metrics(tmp_path)
+    assert summary["epochs_run"] == 2
+    assert summary["best_val"]["val/miou"] == pytest.approx(metrics["val/miou_best"])
+    assert summary["test"]["test/miou"] == pytest.approx(metrics["test/miou"])
+    assert set(summary["test_class_iou"]) >= {"road", "sky", "car"}
+    best, last = summary["checkpoints"]["best"], summary["checkpoints"]["last"]
+    assert os.path.isfile(best) and last == str(tmp_path / "checkpoints" / "last.ckpt") and os.path.isfile(last)
+    ckpt = torch.load(last, map_location="cpu", weights_only=True)  # no pickled code in our checkpoints
+    assert ckpt["epoch"] == 1 and any(k.startswith("net.") for k in ckpt["state_dict"])
+    assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+    header = (tmp_path / "csv" / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"train/loss", "train/acc", "val/loss", "val/acc", "val/miou", "val/miou_best"} <= set(header)
+
+
+def test_resume_from_checkpoint_continues_the_epoch_count(cfg_tiny, tmp_path):
+    train(cfg_tiny)
+    first = read_metrics(tmp_path)
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    resumed_dir = tmp_path / "resumed"
+    with open_dict(cfg_tiny):
+        cfg_tiny.ckpt_path = str(last)
+        cfg_tiny.trainer.max_epochs = 4
+        cfg_tiny.paths.output_dir = str(resumed_dir)
+        cfg_tiny.trainer.default_root_dir = str(resumed_dir)
+    train(cfg_tiny)
+    resumed = read_metrics(resumed_dir)
+    assert resumed["epochs_run"] == 4
+    assert resumed["global_steps"] == 2 * first["global_steps"]  # 2 more epochs of 2 steps, not 4 from zero
+    assert torch.load(resumed_dir / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 3
+    assert resumed["best_val"]["val/miou"] >= first["best_val"]["val/miou"]  # the best carries over
+
+
+def test_training_step_never_syncs_with_the_host(cfg_tiny, monkeypatch):
+    from src.module import SegmentationModule
+
+    calls = []
+    step = SegmentationModule.training_step
+
+    def watched_step(self, batch, batch_idx):
+        original = torch.Tensor.item
+        monkeypatch.setattr(torch.Tensor, "item", lambda t: calls.append(1) or original(t))
+        try:
+            return step(self, batch, batch_idx)
+        finally:
+            monkeypatch.setattr(torch.Tensor, "item", original)
+
+    monkeypatch.setattr(SegmentationModule, "training_step", watched_step)
+    with open_dict(cfg_tiny):
+        cfg_tiny.test = False
+    train(cfg_tiny)
+    assert calls == []
+
+
+def test_cli_trains_and_writes_a_run_folder(tmp_path, data_cache):
+    run_dir = tmp_path / "run"
+    cmd = [sys.executable, "-m", "src.train", *TINY, "trainer.max_epochs=1", f"paths.data_dir={data_cache}",
+           f"hydra.run.dir={run_dir}", "print_config=true"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "model" in proc.stdout and "base_channels: 4" in proc.stdout  # the config tree
+    assert "test/miou" in proc.stdout  # the final table
+    assert (run_dir / ".hydra" / "config.yaml").is_file()
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+    assert read_metrics(run_dir)["epochs_run"] == 1
+
+
+def test_cli_missing_data_root_is_one_clear_error(tmp_path):
+    missing = tmp_path / "nowhere"
+    cmd = [sys.executable, "-m", "src.train", *TINY, "data=cityscapes", f"data.root={missing}",
+           f"hydra.run.dir={tmp_path / 'run'}"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert f"no folder {missing}/leftImg8bit/train" in proc.stderr
+    assert "<root>/leftImg8bit/<split>/<city>/<name>_leftImg8bit.png" in proc.stderr
