@@ -57,5 +57,7 @@ def cfg_tiny(tmp_path: Path, data_cache: Path) -> DictConfig:
         cfg.paths.output_dir = str(tmp_path)
         cfg.hydra.runtime.output_dir = str(tmp_path)
     HydraConfig().set_config(cfg)
+    with open_dict(cfg):
+        del cfg["hydra"]  # as in a real run: the task's config does not carry Hydra's own node
     yield cfg
     GlobalHydra.instance().clear()

@@ -36,6 +36,7 @@ class MetricsSummary(Callback):
         self.best_val: dict[str, float] = {}
         self.test: dict[str, float] = {}
         self.test_class_iou: dict[str, float | None] = {}
+        self.checkpoints: dict[str, str | None] = {"best": None, "last": None}
 
     def state_dict(self) -> dict[str, Any]:
         return {"best_val": self.best_val}
@@ -58,6 +59,10 @@ class MetricsSummary(Callback):
             self.best_val["epoch"] = trainer.current_epoch
 
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        # Read the paths now: testing a checkpoint restores ModelCheckpoint's state as it was when that file was saved.
+        for ckpt in trainer.checkpoint_callbacks:
+            key = "best" if ckpt.monitor else "last"  # an unmonitored checkpoint's "best" is its newest file
+            self.checkpoints[key] = self.checkpoints[key] or ckpt.last_model_path or ckpt.best_model_path or None
         self._write(trainer)
 
     def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
@@ -83,7 +88,6 @@ class MetricsSummary(Callback):
     def _write(self, trainer: Trainer) -> None:
         if not trainer.is_global_zero:
             return
-        ckpt = trainer.checkpoint_callback
         write_json_atomically(
             self.path,
             {
@@ -92,9 +96,6 @@ class MetricsSummary(Callback):
                 "test_class_iou": self.test_class_iou,
                 "epochs_run": trainer.current_epoch,
                 "global_steps": trainer.global_step,
-                "checkpoints": {
-                    "best": getattr(ckpt, "best_model_path", "") or None,
-                    "last": getattr(ckpt, "last_model_path", "") or None,
-                },
+                "checkpoints": self.checkpoints,
             },
         )
