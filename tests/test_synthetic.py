@@ -11,8 +11,9 @@ SIZES = {"train": 4, "val": 2, "test": 2}
 
 
 def digests(root):
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*.png"))}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*.png"))
+    }
 
 
 def test_same_seed_writes_byte_identical_files_and_another_seed_does_not(tmp_path):
@@ -45,7 +46,8 @@ def test_scenes_hold_street_classes_with_valid_label_ids():
         assert label.shape == (128, 256) and label.dtype == np.uint8
         assert label.max() < NUM_LABEL_IDS
         seen |= set(np.unique(label).tolist())
-    for name in ("road", "sidewalk", "building", "vegetation", "terrain", "sky", "pole", "traffic sign", "car", "person"):
+    street = ("road", "sidewalk", "building", "vegetation", "terrain", "sky", "pole", "traffic sign", "car", "person")
+    for name in street:
         assert LABEL_ID[name] in seen, name
     assert seen <= {label.id for label in CITYSCAPES_LABELS}
 

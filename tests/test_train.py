@@ -21,8 +21,17 @@ def read_metrics(run_dir):
 
 def test_train_writes_checkpoints_metrics_json_and_tensorboard(cfg_tiny, tmp_path):
     metrics = train(cfg_tiny)
-    for key in ("train/loss", "train/acc", "val/loss", "val/acc", "val/miou", "val/miou_best",
-                "test/loss", "test/acc", "test/miou"):
+    for key in (
+        "train/loss",
+        "train/acc",
+        "val/loss",
+        "val/acc",
+        "val/miou",
+        "val/miou_best",
+        "test/loss",
+        "test/acc",
+        "test/miou",
+    ):
         assert key in metrics, key
         assert 0.0 <= metrics[key] < 10.0
     summary = read_metrics(tmp_path)
@@ -80,8 +89,16 @@ def test_training_step_never_syncs_with_the_host(cfg_tiny, monkeypatch):
 
 def test_cli_trains_and_writes_a_run_folder(tmp_path, data_cache):
     run_dir = tmp_path / "run"
-    cmd = [sys.executable, "-m", "src.train", *TINY, "trainer.max_epochs=1", f"paths.data_dir={data_cache}",
-           f"hydra.run.dir={run_dir}", "print_config=true"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "src.train",
+        *TINY,
+        "trainer.max_epochs=1",
+        f"paths.data_dir={data_cache}",
+        f"hydra.run.dir={run_dir}",
+        "print_config=true",
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "model" in proc.stdout and "base_channels: 4" in proc.stdout  # the config tree
@@ -94,8 +111,15 @@ def test_cli_trains_and_writes_a_run_folder(tmp_path, data_cache):
 def test_cli_missing_data_root_is_one_clear_error(tmp_path):
     missing = tmp_path / "nowhere"
     tiny = [o for o in TINY if not o.startswith("data.sizes")]  # a real copy has no generator sizes
-    cmd = [sys.executable, "-m", "src.train", *tiny, "data=cityscapes", f"data.root={missing}",
-           f"hydra.run.dir={tmp_path / 'run'}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "src.train",
+        *tiny,
+        "data=cityscapes",
+        f"data.root={missing}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
     assert f"no folder {missing}/leftImg8bit/train" in proc.stderr

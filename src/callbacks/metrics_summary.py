@@ -70,8 +70,10 @@ class MetricsSummary(Callback):
         class_iou = getattr(pl_module, "test_class_iou", None)
         names = getattr(trainer.datamodule, "class_names", None)
         if class_iou is not None:
-            names = names or [str(i) for i in range(len(class_iou))]
-            self.test_class_iou = {n: (None if math.isnan(v) else round(v, 4)) for n, v in zip(names, class_iou.tolist())}
+            if names is None or len(names) != len(class_iou):
+                names = [str(i) for i in range(len(class_iou))]
+            ious = class_iou.tolist()
+            self.test_class_iou = {n: None if math.isnan(v) else round(v, 4) for n, v in zip(names, ious, strict=True)}
             if trainer.is_global_zero:
                 self._print_class_table()
         self._write(trainer)

@@ -64,10 +64,10 @@ class UNet(nn.Module):
         x, (h, w) = pad_to_multiple(x, 2**self.depth)
         x = self.stem(x)
         skips = [x]
-        for down, encoder in zip(self.downs, self.encoders):
+        for down, encoder in zip(self.downs, self.encoders, strict=True):
             x = encoder(down(x))
             skips.append(x)
         skips.pop()  # the bottleneck is not a skip
-        for up, decoder in zip(self.ups, self.decoders):
+        for up, decoder in zip(self.ups, self.decoders, strict=True):
             x = decoder(up(x, skips.pop()))
         return self.head(x)[..., :h, :w]
