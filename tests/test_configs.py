@@ -59,3 +59,10 @@ def test_default_is_the_seed_configuration():
     assert list(cfg.data.size) == [128, 256] and cfg.data.num_classes == 34
     assert cfg.model.optimizer._target_ == "torch.optim.Adam"
     assert cfg.callbacks.model_checkpoint.monitor == "val/miou"
+
+
+def test_colour_baseline_trains_exactly_like_quickstart():
+    unet, colour = compose_train(["experiment=quickstart"]), compose_train(["experiment=colour_baseline"])
+    assert unet.model.net._target_.endswith("UNet") and colour.model.net._target_.endswith("PixelClassifier")
+    for key in ("data", "trainer", "model.optimizer", "model.scheduler", "callbacks", "seed"):
+        assert OmegaConf.select(unet, key) == OmegaConf.select(colour, key), key
