@@ -124,3 +124,16 @@ def test_cli_missing_data_root_is_one_clear_error(tmp_path):
     assert proc.returncode != 0
     assert f"no folder {missing}/leftImg8bit/train" in proc.stderr
     assert "<root>/leftImg8bit/<split>/<city>/<name>_leftImg8bit.png" in proc.stderr
+
+
+def test_same_seed_gives_identical_metrics_on_cpu(cfg_tiny, tmp_path):
+    with open_dict(cfg_tiny):
+        cfg_tiny.test = False
+        cfg_tiny.seed = 123
+    first = train(cfg_tiny)
+    with open_dict(cfg_tiny):
+        cfg_tiny.paths.output_dir = str(tmp_path / "again")
+        cfg_tiny.trainer.default_root_dir = str(tmp_path / "again")
+    second = train(cfg_tiny)
+    assert first == second
+    assert first["train/loss"] > 0

@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -63,6 +64,26 @@ def smooth_noise(rng: np.random.Generator, h: int, w: int, cells: int) -> np.nda
     """Zero-mean, unit-ish noise varying over about `cells` blobs across the width (bicubic upsampled)."""
     gh, gw = max(2, cells * h // w + 1), max(2, cells + 1)
     return cv2.resize(rng.standard_normal((gh, gw)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+
+
+class Street(NamedTuple):
+    """The ground plane that objects stand on: where the horizon is and how road and sidewalk widen per row."""
+
+    height: int
+    horizon: float
+    vanish_x: float
+    road_half_per_row: float
+    walk_per_row: float
+
+    def depth(self, foot_y: float) -> float:
+        """0 at the horizon, 1 at the bottom edge: objects scale with it."""
+        return (foot_y - self.horizon) / (self.height - self.horizon)
+
+    def side_x(self, c: Canvas, foot_y: float, road_scale: float, walk_scale: float) -> float:
+        """An x beside the road (left or right) at row foot_y, `walk_scale` sidewalk widths out at most."""
+        road, walk = self.road_half_per_row * road_scale, self.walk_per_row * walk_scale
+        side = 1 if c.rng.random() < 0.5 else -1
+        return self.vanish_x + side * (foot_y - self.horizon) * (road + c.rng.uniform(0.1, 0.9) * walk)
 
 
 class Canvas:
@@ -142,17 +163,10 @@ def draw_street_scene(rng: np.random.Generator, height: int = 128, width: int = 
         objects.append((rng.uniform(horizon + 0.1 * (h - horizon), h), _draw_pole))
     for _ in range(rng.integers(0, 5)):
         objects.append((rng.uniform(horizon + 0.1 * (h - horizon), h), _draw_person))
+    rows = max(h - horizon, 1)
+    street = Street(h, horizon, vanish_x, road_half.max() / rows, walk_width.max() / rows)
     for foot_y, draw in sorted(objects, key=lambda o: o[0]):
-        depth = (foot_y - horizon) / (h - horizon)  # 0 at the horizon, 1 at the bottom edge
-        draw(
-            c,
-            foot_y,
-            depth,
-            horizon,
-            vanish_x,
-            road_half_per_row=road_half.max() / max(h - horizon, 1),
-            walk_per_row=walk_width.max() / max(h - horizon, 1),
-        )
+        draw(c, street, foot_y)
 
     _light(c, horizon)
     image = np.clip(c.image * 255.0 + 0.5, 0, 255).astype(np.uint8)
@@ -205,27 +219,11 @@ def _draw_walls(c: Canvas, horizon: float, verge: np.ndarray) -> None:
     c.paint(mask, colour, WALL, grain=0.03, blotch=0.03, shade=np.where(bricks, -0.2, 0.0))
 
 
-def _side_x(
-    c: Canvas, foot_y: float, horizon: float, vanish_x: float, road_half_per_row: float, walk_per_row: float
-) -> float:
-    """An x on the sidewalk (left or right) at row foot_y."""
-    below = foot_y - horizon
-    side = 1 if c.rng.random() < 0.5 else -1
-    return vanish_x + side * below * (road_half_per_row + c.rng.uniform(0.1, 0.9) * walk_per_row)
-
-
-def _draw_car(
-    c: Canvas,
-    foot_y: float,
-    depth: float,
-    horizon: float,
-    vanish_x: float,
-    road_half_per_row: float,
-    walk_per_row: float,
-) -> None:
+def _draw_car(c: Canvas, street: Street, foot_y: float) -> None:
+    depth = street.depth(foot_y)
     size = 0.1 + 0.9 * depth
     car_h, car_w = c.h * 0.3 * size, c.w * 0.22 * size * c.rng.uniform(0.9, 1.3)
-    cx = vanish_x + (foot_y - horizon) * road_half_per_row * c.rng.uniform(-0.7, 0.7)
+    cx = street.vanish_x + (foot_y - street.horizon) * street.road_half_per_row * c.rng.uniform(-0.7, 0.7)
     colour = c.jitter(VEHICLE_COLOURS[c.rng.integers(len(VEHICLE_COLOURS))], 0.04)
     shadow = c.ellipse(foot_y, cx, car_h * 0.08, car_w * 0.6) & (c.label == ROAD)
     c.image[shadow] *= 0.5
@@ -247,17 +245,10 @@ def _draw_car(
         c.paint(c.ellipse(foot_y - car_h * 0.45, lx, car_h * 0.04, car_w * 0.05), np.array([0.9, 0.7, 0.3]), CAR)
 
 
-def _draw_tree(
-    c: Canvas,
-    foot_y: float,
-    depth: float,
-    horizon: float,
-    vanish_x: float,
-    road_half_per_row: float,
-    walk_per_row: float,
-) -> None:
+def _draw_tree(c: Canvas, street: Street, foot_y: float) -> None:
+    depth = street.depth(foot_y)
     size = 0.15 + 0.85 * depth
-    x = _side_x(c, foot_y, horizon, vanish_x, road_half_per_row * 1.3, walk_per_row * 2)
+    x = street.side_x(c, foot_y, 1.3, 2)
     trunk_h, trunk_w = c.h * 0.35 * size, max(c.w * 0.012 * size, 1.0)
     trunk = c.rect(foot_y - trunk_h, foot_y, x - trunk_w, x + trunk_w)
     c.paint(trunk, c.jitter(np.array([0.3, 0.22, 0.15]), 0.04), VEGETATION, grain=0.03)
@@ -275,17 +266,10 @@ def _draw_tree(
     c.paint(crown, leaves, VEGETATION, grain=0.1, blotch=0.1)
 
 
-def _draw_pole(
-    c: Canvas,
-    foot_y: float,
-    depth: float,
-    horizon: float,
-    vanish_x: float,
-    road_half_per_row: float,
-    walk_per_row: float,
-) -> None:
+def _draw_pole(c: Canvas, street: Street, foot_y: float) -> None:
+    depth = street.depth(foot_y)
     size = 0.15 + 0.85 * depth
-    x = _side_x(c, foot_y, horizon, vanish_x, road_half_per_row * 1.02, walk_per_row * 0.3)
+    x = street.side_x(c, foot_y, 1.02, 0.3)
     pole_h, pole_w = c.h * 0.6 * size, max(c.w * 0.006 * size, 0.7)
     top = foot_y - pole_h
     pole = c.rect(top, foot_y, x - pole_w, x + pole_w)
@@ -303,17 +287,10 @@ def _draw_pole(
         c.paint(plate, colour, SIGN, grain=0.02, blotch=0.01)
 
 
-def _draw_person(
-    c: Canvas,
-    foot_y: float,
-    depth: float,
-    horizon: float,
-    vanish_x: float,
-    road_half_per_row: float,
-    walk_per_row: float,
-) -> None:
+def _draw_person(c: Canvas, street: Street, foot_y: float) -> None:
+    depth = street.depth(foot_y)
     size = 0.15 + 0.85 * depth
-    x = _side_x(c, foot_y, horizon, vanish_x, road_half_per_row * 1.05, walk_per_row * 0.9)
+    x = street.side_x(c, foot_y, 1.05, 0.9)
     tall = c.h * 0.42 * size * c.rng.uniform(0.85, 1.1)
     half_w = tall * 0.13
     legs = c.rect(foot_y - tall * 0.48, foot_y, x - half_w * 0.8, x + half_w * 0.8)
