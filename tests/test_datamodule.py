@@ -79,3 +79,14 @@ def test_image_without_label_names_the_expected_label_file(scenes, tmp_path):
     dm = CityscapesDataModule(root=str(root), num_workers=0)
     with pytest.raises(FileNotFoundError, match=f"expected {label}"):
         dm.setup("validate")
+
+
+def test_augmentations_follow_torch_seed_in_main_process_and_workers(scenes):
+    def batches(num_workers):
+        torch.manual_seed(0)
+        dm = CityscapesDataModule(root=str(scenes), size=(64, 128), batch_size=2, num_workers=num_workers)
+        dm.setup("fit")
+        return [labels for _, labels in dm.train_dataloader()]
+
+    assert all(torch.equal(a, b) for a, b in zip(batches(0), batches(0), strict=True))
+    assert all(torch.equal(a, b) for a, b in zip(batches(2), batches(2), strict=True))

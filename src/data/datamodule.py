@@ -15,6 +15,17 @@ from src.data.synthetic import GENERATOR_VERSION, write_synthetic_cityscapes
 from src.data.transforms import eval_transform, train_transform
 
 
+def seed_worker_transform(worker_id: int) -> None:
+    """Give each loader worker its own augmentation stream, derived from torch's per-worker seed.
+
+    Every worker starts with a copy of the same albumentations RNG; left alone they would all draw the
+    same flips and jitters, and repeat them every epoch.
+    """
+    transform = getattr(torch.utils.data.get_worker_info().dataset, "transform", None)
+    if transform is not None:
+        transform.set_random_seed(torch.initial_seed() % 2**32)
+
+
 class CityscapesDataModule(LightningDataModule):
     """Train/val/test loaders over `root` in the Cityscapes layout, resized to `size` (H, W).
 
@@ -44,14 +55,16 @@ class CityscapesDataModule(LightningDataModule):
             raise ValueError("data.root is not set: give the folder that holds leftImg8bit/ and gtFine/")
         hp = self.hparams
         splits = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
-        for split in splits.get(stage, ("train", "val", "test")) if stage else ("train", "val", "test"):
-            if split not in self.datasets:
-                transform = (
-                    train_transform(hp.size, hp.mean, hp.std, **(hp.augment or {}))
-                    if split == "train"
-                    else eval_transform(hp.size, hp.mean, hp.std)
-                )
-                self.datasets[split] = CityscapesDataset(self.root, split, transform)
+        for split in splits.get(stage, ("train", "val", "test")):
+            if split in self.datasets:
+                continue
+            if split == "train":
+                # Drawn from torch's RNG, so seed_everything(seed) fixes the augmentations too.
+                seed = int(torch.randint(0, 2**31 - 1, ()))
+                transform = train_transform(hp.size, hp.mean, hp.std, seed=seed, **(hp.augment or {}))
+            else:
+                transform = eval_transform(hp.size, hp.mean, hp.std)
+            self.datasets[split] = CityscapesDataset(self.root, split, transform)
 
     def _loader(self, split: str, train: bool = False) -> DataLoader:
         hp = self.hparams
@@ -63,6 +76,7 @@ class CityscapesDataModule(LightningDataModule):
             num_workers=hp.num_workers,
             pin_memory=hp.pin_memory and torch.cuda.is_available(),
             persistent_workers=hp.num_workers > 0,
+            worker_init_fn=seed_worker_transform if hp.num_workers > 0 else None,
         )
 
     def train_dataloader(self) -> DataLoader:

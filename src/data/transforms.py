@@ -29,10 +29,12 @@ def train_transform(
     hflip: float = 0.5,
     jitter: float = 0.2,
     jitter_p: float = 0.8,
+    seed: int | None = None,
 ) -> A.Compose:
     """Eval's resize plus horizontal flip and photometric jitter (brightness, contrast, saturation, hue)."""
     resize, normalize, to_tensor = eval_transform(size, mean, std).transforms
     augment = [A.HorizontalFlip(p=hflip)]
     if jitter > 0:
         augment.append(A.ColorJitter(brightness=jitter, contrast=jitter, saturation=jitter, hue=jitter / 4, p=jitter_p))
-    return A.Compose([resize, *augment, normalize, to_tensor])
+    # albumentations keeps its own RNG, untouched by seed_everything: seed it explicitly.
+    return A.Compose([resize, *augment, normalize, to_tensor], seed=seed)
