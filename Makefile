@@ -14,7 +14,9 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 ifeq ($(HAS_GPU),1)
-	$(BIN)/pip install "torch==$(TORCH_VERSION)"
+	# No find-links: a local +cpu wheel must not satisfy the pin on a GPU machine.
+	PIP_FIND_LINKS= $(BIN)/pip install "torch==$(TORCH_VERSION)"
+	$(BIN)/python -c "import torch; assert torch.version.cuda, 'got a CPU-only torch on a GPU machine'"
 else
 	# A local +cpu wheel if pip already sees one, else the PyTorch CPU index.
 	$(BIN)/pip install "torch==$(TORCH_VERSION)+cpu" || \

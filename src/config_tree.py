@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.syntax import Syntax
@@ -10,6 +11,7 @@ from rich.tree import Tree
 ORDER = ("data", "model", "callbacks", "logger", "trainer", "paths")
 
 
+@rank_zero_only
 def print_config_tree(cfg: DictConfig) -> None:
     """Render each top-level group as a branch of YAML; the groups of ORDER come first."""
     tree = Tree("config", style="bold")

@@ -8,9 +8,8 @@ import torch
 from lightning import LightningModule
 from torch import nn
 from torchmetrics import MaxMetric, MeanMetric
-from torchmetrics.classification import MulticlassConfusionMatrix
 
-from src.metrics.confusion import iou_per_class, mean_iou, pixel_accuracy
+from src.metrics.confusion import ConfusionMatrix, iou_per_class, mean_iou, pixel_accuracy
 
 STAGES = ("train", "val", "test")
 
@@ -41,13 +40,9 @@ class SegmentationModule(LightningModule):
         self.net.to(memory_format=self.memory_format)
         self.criterion = nn.CrossEntropyLoss(ignore_index=ignore_index)
         for stage in STAGES:
-            setattr(self, f"{stage}_loss", MeanMetric())
-            # validate_args=False: the argument checks read tensor values, i.e. a host sync every step.
-            setattr(
-                self,
-                f"{stage}_confmat",
-                MulticlassConfusionMatrix(num_classes, ignore_index=ignore_index, validate_args=False),
-            )
+            # nan_strategy="disable": the NaN check would read the loss back to the host every step.
+            setattr(self, f"{stage}_loss", MeanMetric(nan_strategy="disable"))
+            setattr(self, f"{stage}_confmat", ConfusionMatrix(num_classes, ignore_index=ignore_index))
         self.val_miou_best = MaxMetric()
         self.val_miou_best.persistent(True)  # kept in checkpoints, so a resumed run remembers its best
         self.test_class_iou: torch.Tensor | None = None
@@ -104,6 +99,5 @@ class SegmentationModule(LightningModule):
             "lr_scheduler": {
                 "scheduler": self.scheduler_factory(optimizer=optimizer),
                 "interval": "epoch",
-                "monitor": "val/loss",
             },
         }

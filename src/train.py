@@ -13,6 +13,8 @@ from src.instantiate import instantiate_group
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit, then test the best checkpoint; returns every logged metric (fit's, then test's)."""
+    if not cfg.train and not cfg.ckpt_path:
+        raise ValueError("train=false tests a trained model: give it with ckpt_path=<file.ckpt>")
     if cfg.print_config:
         print_config_tree(cfg)
     if cfg.seed is not None:

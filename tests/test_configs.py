@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import OmegaConf, open_dict
@@ -49,7 +50,7 @@ def test_model_options_instantiate_with_34_classes(model):
     cfg = compose_train([f"model={model}"])
     module = instantiate(cfg.model)
     assert module.hparams.num_classes == 34
-    assert module.net(__import__("torch").zeros(1, 3, 32, 64)).shape == (1, 34, 32, 64)
+    assert module.net(torch.zeros(1, 3, 32, 64)).shape == (1, 34, 32, 64)
 
 
 def test_default_is_the_seed_configuration():

@@ -32,3 +32,20 @@ def test_matches_torchmetrics_macro_jaccard():
     cm = torch.bincount((target * 8 + preds).flatten(), minlength=64).reshape(8, 8)  # classes 6, 7 absent
     expected = multiclass_jaccard_index(preds, target, num_classes=8, average="macro")
     assert torch.isclose(mean_iou(cm), expected)
+
+
+def test_confusion_matrix_matches_torchmetrics_and_skips_ignored_pixels():
+    from torchmetrics.classification import MulticlassConfusionMatrix
+
+    from src.metrics.confusion import ConfusionMatrix
+
+    torch.manual_seed(0)
+    target = torch.randint(0, 5, (3, 8, 8))
+    target[0, :2] = 255  # ignored
+    preds = torch.randint(0, 5, (3, 8, 8))
+    ours, reference = ConfusionMatrix(5, ignore_index=255), MulticlassConfusionMatrix(5, ignore_index=255)
+    for i in range(3):  # accumulated over batches
+        ours.update(preds[i : i + 1], target[i : i + 1])
+        reference.update(preds[i : i + 1], target[i : i + 1])
+    assert torch.equal(ours.compute(), reference.compute())
+    assert int(ours.compute().sum()) == 3 * 64 - 16

@@ -20,7 +20,7 @@ LAYOUT = (
 
 def find_pairs(root: str | Path, split: str) -> list[tuple[Path, Path]]:
     """All (image, label) paths of a split, sorted; a missing root, split, or label file is a clear error."""
-    root = Path(root)
+    root = Path(root).expanduser()
     image_dir = root / "leftImg8bit" / split
     if not image_dir.is_dir():
         raise FileNotFoundError(f"no folder {image_dir} (data.root={root}); expected {LAYOUT}")

@@ -357,6 +357,11 @@ def write_synthetic_cityscapes(
         if root.exists():
             root.rmdir()  # empty, checked above
         os.replace(tmp, root)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if stamp.is_file() and json.loads(stamp.read_text()) == params:
+            return root  # another process finished the same set first
+        raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
