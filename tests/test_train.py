@@ -137,3 +137,11 @@ def test_same_seed_gives_identical_metrics_on_cpu(cfg_tiny, tmp_path):
     second = train(cfg_tiny)
     assert first == second
     assert first["train/loss"] > 0
+
+
+def test_testing_without_training_needs_a_checkpoint(cfg_tiny, tmp_path):
+    with open_dict(cfg_tiny):
+        cfg_tiny.train = False
+    with pytest.raises(ValueError, match="ckpt_path"):
+        train(cfg_tiny)
+    assert not list(tmp_path.iterdir())  # nothing started, nothing written
