@@ -76,3 +76,12 @@ def test_existing_set_is_reused_and_a_different_one_is_not_overwritten(tmp_path)
     with pytest.raises(FileExistsError, match="not a synthetic dataset"):
         write_synthetic_cityscapes(tmp_path / "mine", SIZES)
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+def test_preview_puts_scenes_beside_their_coloured_labels(tmp_path):
+    from PIL import Image
+
+    from src.data.synthetic import save_preview
+
+    path = save_preview(tmp_path / "p.png", count=2, height=32, width=64)
+    assert np.array(Image.open(path)).shape == (64, 128, 3)

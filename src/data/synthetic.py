@@ -366,3 +366,23 @@ def write_synthetic_cityscapes(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return root
+
+
+def save_preview(path: str | Path, count: int = 4, seed: int = 0, height: int = 128, width: int = 256) -> Path:
+    """Save `count` train scenes beside their colourised labels as one PNG, to see what the model learns from."""
+    from src.data.labels import colorize
+
+    rows = []
+    for i in range(count):
+        image, label = draw_street_scene(np.random.default_rng([seed, SPLIT_OFFSET["train"], i]), height, width)
+        rows.append(np.concatenate([image, colorize(label)], axis=1))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.concatenate(rows, axis=0)).save(path)
+    return path
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(save_preview(sys.argv[1] if len(sys.argv) > 1 else "synthetic_scenes.png"))
