@@ -145,3 +145,13 @@ def test_testing_without_training_needs_a_checkpoint(cfg_tiny, tmp_path):
     with pytest.raises(ValueError, match="ckpt_path"):
         train(cfg_tiny)
     assert not list(tmp_path.iterdir())  # nothing started, nothing written
+
+
+def test_metrics_json_best_is_the_monitored_file_even_with_save_last(cfg_tiny, tmp_path):
+    with open_dict(cfg_tiny):
+        cfg_tiny.callbacks.model_checkpoint.save_last = True
+        cfg_tiny.test = False
+    train(cfg_tiny)
+    paths = read_metrics(tmp_path)["checkpoints"]
+    assert os.path.basename(paths["best"]).startswith("epoch_")
+    assert os.path.basename(paths["last"]).startswith("last")

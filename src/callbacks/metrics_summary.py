@@ -61,8 +61,11 @@ class MetricsSummary(Callback):
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         # Read the paths now: testing a checkpoint restores ModelCheckpoint's state as it was when that file was saved.
         for ckpt in trainer.checkpoint_callbacks:
-            key = "best" if ckpt.monitor else "last"  # an unmonitored checkpoint's "best" is its newest file
-            self.checkpoints[key] = self.checkpoints[key] or ckpt.last_model_path or ckpt.best_model_path or None
+            if ckpt.monitor:
+                self.checkpoints["best"] = ckpt.best_model_path or None
+            # last.ckpt: a `save_last` file, or the newest (= "best") file of an unmonitored checkpoint.
+            last = ckpt.last_model_path or (None if ckpt.monitor else ckpt.best_model_path)
+            self.checkpoints["last"] = last or self.checkpoints["last"]
         self._write(trainer)
 
     def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
