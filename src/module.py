@@ -53,12 +53,21 @@ class SegmentationModule(LightningModule):
     def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
         images, labels = batch
         labels = labels.long()
-        logits = self(images)
-        loss = self.criterion(logits, labels)
+        loss, logits = self._loss_and_logits(self(images), labels)
         getattr(self, f"{stage}_loss").update(loss.detach())
         getattr(self, f"{stage}_confmat").update(logits.detach().argmax(1), labels)
         self.log(f"{stage}/loss", getattr(self, f"{stage}_loss"), on_step=False, on_epoch=True, prog_bar=True)
         return loss
+
+    def _loss_and_logits(
+        self, outputs: torch.Tensor | list[torch.Tensor], labels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cross-entropy, and the logits the metrics see; a list of outputs is deep supervision, one per head."""
+        if isinstance(outputs, torch.Tensor):
+            return self.criterion(outputs, labels), outputs
+        # The weighted mean of the heads' losses; the metrics see what the net predicts in eval mode.
+        loss = sum(w * self.criterion(z, labels) for w, z in zip(self.net.head_weights, outputs, strict=True))
+        return loss, self.net.predict_from_heads(outputs)
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         return self._step(batch, "train")

@@ -47,17 +47,22 @@ def data_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("data")
 
 
-@pytest.fixture
-def cfg_tiny(tmp_path: Path, data_cache: Path) -> DictConfig:
-    """A composed, shrunk train config writing into tmp_path; HydraConfig is set so `${hydra:...}` resolves."""
-    cfg = compose_train(TINY)
+def compose_tiny(output_dir: Path, data_dir: Path, overrides: list[str] | None = None) -> DictConfig:
+    """The shrunk train config (TINY + `overrides`) writing into output_dir; HydraConfig is set for `${hydra:...}`."""
+    cfg = compose_train([*TINY, *(overrides or [])])
     with open_dict(cfg):
         cfg.paths.root_dir = str(ROOT)
-        cfg.paths.data_dir = str(data_cache)
-        cfg.paths.output_dir = str(tmp_path)
-        cfg.hydra.runtime.output_dir = str(tmp_path)
+        cfg.paths.data_dir = str(data_dir)
+        cfg.paths.output_dir = str(output_dir)
+        cfg.hydra.runtime.output_dir = str(output_dir)
     HydraConfig().set_config(cfg)
     with open_dict(cfg):
         del cfg["hydra"]  # as in a real run: the task's config does not carry Hydra's own node
-    yield cfg
+    return cfg
+
+
+@pytest.fixture
+def cfg_tiny(tmp_path: Path, data_cache: Path) -> DictConfig:
+    """A composed, shrunk train config writing into tmp_path."""
+    yield compose_tiny(tmp_path, data_cache)
     GlobalHydra.instance().clear()

@@ -67,3 +67,12 @@ def test_colour_baseline_trains_exactly_like_quickstart():
     assert unet.model.net._target_.endswith("UNet") and colour.model.net._target_.endswith("PixelClassifier")
     for key in ("data", "trainer", "model.optimizer", "model.scheduler", "callbacks", "seed"):
         assert OmegaConf.select(unet, key) == OmegaConf.select(colour, key), key
+
+
+def test_unet_and_unetpp_configs_differ_only_where_the_networks_differ():
+    unet, unetpp = compose_train(["model=unet"]).model, compose_train(["model=unetpp"]).model
+    shared = {k: v for k, v in unetpp.net.items() if k in unet.net}
+    assert set(unetpp.net) - set(unet.net) == {"deep_supervision", "ds_weights", "ds_mode", "prune_level"}
+    assert {k for k in shared if shared[k] != unet.net[k]} == {"_target_"}
+    for key in ("_target_", "optimizer", "scheduler", "num_classes", "ignore_index", "channels_last"):
+        assert unetpp[key] == unet[key], key

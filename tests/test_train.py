@@ -10,7 +10,7 @@ import torch
 from omegaconf import open_dict
 
 from src.train import train
-from tests.conftest import ROOT, TINY
+from tests.conftest import ROOT, TINY, compose_tiny
 
 pytestmark = pytest.mark.slow
 
@@ -155,3 +155,30 @@ def test_metrics_json_best_is_the_monitored_file_even_with_save_last(cfg_tiny, t
     paths = read_metrics(tmp_path)["checkpoints"]
     assert os.path.basename(paths["best"]).startswith("epoch_")
     assert os.path.basename(paths["last"]).startswith("last")
+
+
+def test_unetpp_deep_supervision_trains_and_one_checkpoint_serves_every_prune_level(tmp_path, data_cache):
+    cfg = compose_tiny(tmp_path, data_cache, ["model=unetpp", "model.net.deep_supervision=true"])
+    metrics = train(cfg)
+    summary = read_metrics(tmp_path)
+    assert summary["epochs_run"] == 2 and summary["test"]["test/miou"] == pytest.approx(metrics["test/miou"])
+    state = torch.load(summary["checkpoints"]["best"], weights_only=True)["state_dict"]
+    assert {"net.heads.x_0_1.0.weight", "net.heads.x_0_2.0.weight", "net.nodes.x_1_1.block.0.weight"} <= set(state)
+
+    losses = {}
+    for level in (1, 2):  # test the trained checkpoint pruned to each head, no retraining
+        out = tmp_path / f"pruned_{level}"
+        pruned = compose_tiny(out, data_cache, ["model=unetpp", "model.net.deep_supervision=true"])
+        with open_dict(pruned):
+            pruned.train, pruned.ckpt_path, pruned.model.net.prune_level = False, summary["checkpoints"]["best"], level
+        losses[level] = train(pruned)["test/loss"]
+    assert losses[1] != losses[2]  # different heads, different predictions
+    assert all(0 < loss < 10 for loss in losses.values())
+
+
+def test_cli_bad_unetpp_setting_is_one_clear_error_naming_the_key(tmp_path):
+    cmd = [sys.executable, "-m", "src.train", *TINY, "model=unetpp", "model.net.prune_level=0"]
+    proc = subprocess.run([*cmd, f"hydra.run.dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert "model.net.prune_level must be null or an integer from 1 to model.net.depth=2; got 0" in proc.stderr
+    assert not (tmp_path / "checkpoints").exists()

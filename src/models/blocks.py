@@ -29,15 +29,18 @@ class Down(nn.Sequential):
 
 
 class Up(nn.Module):
-    """Nearest x2 upsampling, then a 1x1 conv halving the channels, concatenated with the encoder map."""
+    """Nearest x2 upsampling, then a 1x1 conv halving the channels, concatenated after the skip map(s).
+
+    UNet passes one skip (the encoder map); UNet++ passes every earlier node at the same depth.
+    """
 
     def __init__(self, in_channels: int) -> None:
         super().__init__()
         self.upsample = nn.Upsample(scale_factor=2, mode="nearest")
         self.reduce = nn.Conv2d(in_channels, in_channels // 2, 1)
 
-    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        return torch.cat([skip, self.reduce(self.upsample(x))], dim=1)
+    def forward(self, x: torch.Tensor, *skips: torch.Tensor) -> torch.Tensor:
+        return torch.cat([*skips, self.reduce(self.upsample(x))], dim=1)
 
 
 class Head(nn.Sequential):

@@ -1,0 +1,185 @@
+"""UNet++ (Zhou et al., DLMIA 2018 / TMI 2019): the seed UNet with nested, dense skip pathways.
+
+Node X^{i,j} sits at depth i (resolution 1/2**i, width base_channels * 2**i) and position j along its skip
+pathway. X^{i,0} is the encoder; for j >= 1, X^{i,j} = Block(concat(X^{i,0}, ..., X^{i,j-1}, Up(X^{i+1,j-1}))).
+The blocks, down and up operators are the seed UNet's (src/models/blocks.py), so the two networks differ only
+in their skip pathways: at depth 1 they are the same network.
+
+Deep supervision puts a head on each of X^{0,1} ... X^{0,depth}. X^{0,L} needs only the nodes with i + j <= L,
+which is what pruned inference computes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from src.models.blocks import ConvBlock, Down, Head, Up
+from src.models.unet import check_net_args, pad_to_multiple
+
+DS_MODES = ("accurate", "fast")
+
+
+def node_name(i: int, j: int) -> str:
+    """The ModuleDict key of node X^{i,j}."""
+    return f"x_{i}_{j}"
+
+
+def check_nested_args(
+    depth: int,
+    deep_supervision: bool,
+    ds_mode: str,
+    ds_weights: Sequence[float] | None,
+    prune_level: int | None,
+) -> None:
+    """Reject UNet++ settings that cannot work, naming the config key at fault."""
+    if not isinstance(deep_supervision, bool):
+        raise ValueError(f"model.net.deep_supervision must be true or false, got {deep_supervision!r}")
+    if ds_mode not in DS_MODES:
+        raise ValueError(f"model.net.ds_mode must be one of {', '.join(DS_MODES)}; got {ds_mode!r}")
+    if ds_weights is not None:
+        weights = list(ds_weights)
+        if len(weights) != depth or any(w < 0 for w in weights) or sum(weights) <= 0:
+            raise ValueError(
+                f"model.net.ds_weights must be {depth} non-negative numbers, one per head X^{{0,1}}..X^{{0,{depth}}}"
+                f" (model.net.depth={depth}), with a positive sum; got {weights}"
+            )
+    if prune_level is None:
+        return
+    if isinstance(prune_level, bool) or not isinstance(prune_level, int) or not 1 <= prune_level <= depth:
+        raise ValueError(
+            f"model.net.prune_level must be null or an integer from 1 to model.net.depth={depth}; got {prune_level!r}"
+        )
+    if prune_level < depth and not deep_supervision:
+        raise ValueError(
+            f"model.net.prune_level={prune_level} needs model.net.deep_supervision=true: without it only"
+            f" X^{{0,{depth}}} has a head, so there is nothing trained to prune to"
+        )
+
+
+class NestedNode(nn.Module):
+    """X^{i,j}, j >= 1: a conv block over the earlier nodes at its depth and the upsampled node below."""
+
+    def __init__(self, width: int, j: int, dropout: tuple[float, float]) -> None:
+        super().__init__()
+        self.up = Up(2 * width)  # X^{i+1,j-1} has twice the width; Up halves it
+        self.block = ConvBlock((j + 1) * width, width, dropout)  # j same-depth maps + the upsampled one
+
+    def forward(self, same_depth: Sequence[torch.Tensor], below: torch.Tensor) -> torch.Tensor:
+        return self.block(self.up(below, *same_depth))
+
+
+class NestedUNet(nn.Module):
+    """UNet++ with optional deep supervision and pruned inference; the seed UNet's knobs and blocks.
+
+    Outputs logits of shape (N, num_classes, H, W) for any input size (padded to a multiple of 2**depth, then
+    cropped back), except in training with deep supervision, where it returns one logits tensor per head
+    (X^{0,1} first) for the loss to weight by `head_weights`.
+
+    In eval mode with deep supervision, `ds_mode="accurate"` averages the heads' probabilities (the output is
+    the log of that average: log-probabilities, which cross-entropy and argmax take as logits); "fast" uses
+    the last head. `prune_level=L` computes only the nodes X^{0,L} needs and returns its head; training
+    always trains the whole network, so one checkpoint serves every prune level.
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        num_classes: int = 34,
+        base_channels: int = 64,
+        depth: int = 4,
+        dropout: Sequence[float] = (0.2, 0.5),
+        head_channels: int | None = 3,
+        deep_supervision: bool = False,
+        ds_mode: str = "accurate",
+        ds_weights: Sequence[float] | None = None,
+        prune_level: int | None = None,
+    ) -> None:
+        super().__init__()
+        check_net_args(num_classes, base_channels, depth, dropout)
+        check_nested_args(depth, deep_supervision, ds_mode, ds_weights, prune_level)
+        dropout = tuple(dropout)
+        self.arch = {  # what `pruned()` needs to build a smaller copy of this network
+            "in_channels": in_channels,
+            "num_classes": num_classes,
+            "base_channels": base_channels,
+            "dropout": dropout,
+            "head_channels": head_channels,
+        }
+        self.depth, self.deep_supervision = depth, deep_supervision
+        self.ds_mode, self.prune_level = ds_mode, prune_level  # plain attributes: change them on a trained net
+        widths = [base_channels * 2**i for i in range(depth + 1)]
+
+        self.nodes = nn.ModuleDict({node_name(0, 0): ConvBlock(in_channels, widths[0], dropout)})
+        for i in range(1, depth + 1):
+            self.nodes[node_name(i, 0)] = nn.Sequential(
+                Down(widths[i - 1]), ConvBlock(widths[i - 1], widths[i], dropout)
+            )
+        for j in range(1, depth + 1):
+            for i in range(depth - j + 1):
+                self.nodes[node_name(i, j)] = NestedNode(widths[i], j, dropout)
+
+        self.head_levels = list(range(1, depth + 1)) if deep_supervision else [depth]
+        self.heads = nn.ModuleDict(
+            {node_name(0, j): Head(widths[0], num_classes, head_channels) for j in self.head_levels}
+        )
+        weights = [float(w) for w in ds_weights] if ds_weights is not None else [1.0] * len(self.head_levels)
+        self.head_weights = [w / sum(weights) for w in weights] if deep_supervision else [1.0]
+
+    @property
+    def inference_levels(self) -> list[int]:
+        """The heads an eval-mode forward reads: one when pruned or fast, all of them when accurate."""
+        if self.prune_level is not None:
+            return [self.prune_level]
+        if self.deep_supervision and self.ds_mode == "accurate":
+            return self.head_levels
+        return [self.depth]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
+        if self.training:
+            outputs = self.head_logits(x, self.head_levels)
+            return outputs if self.deep_supervision else outputs[0]
+        return self.merge_heads(self.head_logits(x, self.inference_levels))
+
+    def head_logits(self, x: torch.Tensor, levels: Sequence[int]) -> list[torch.Tensor]:
+        """Logits of the heads on X^{0,L} for each L in `levels`, computing only the nodes those need."""
+        x, (h, w) = pad_to_multiple(x, 2**self.depth)
+        features = self.node_features(x, max(levels))
+        return [self.heads[node_name(0, j)](features[0, j])[..., :h, :w] for j in levels]
+
+    def node_features(self, x: torch.Tensor, level: int) -> dict[tuple[int, int], torch.Tensor]:
+        """Every X^{i,j} with i + j <= level, in the order they become computable (one anti-diagonal at a time)."""
+        features: dict[tuple[int, int], torch.Tensor] = {}
+        for s in range(level + 1):
+            features[s, 0] = self.nodes[node_name(s, 0)](x if s == 0 else features[s - 1, 0])
+            for j in range(1, s + 1):
+                i = s - j
+                same_depth = [features[i, k] for k in range(j)]
+                features[i, j] = self.nodes[node_name(i, j)](same_depth, features[i + 1, j - 1])
+        return features
+
+    def merge_heads(self, outputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        """One prediction from several heads' logits: the log of their mean softmax (a single head as is)."""
+        if len(outputs) == 1:
+            return outputs[0]
+        log_probs = torch.stack([z.float().log_softmax(1) for z in outputs])
+        return torch.logsumexp(log_probs, dim=0) - math.log(len(outputs))
+
+    def predict_from_heads(self, outputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        """What eval mode would predict, from the per-head logits a deep-supervision training forward returns."""
+        return self.merge_heads([outputs[self.head_levels.index(j)] for j in self.inference_levels])
+
+    def pruned(self, level: int) -> NestedUNet:
+        """A standalone UNet++ holding only what X^{0,level} needs, with this network's weights: the model to ship.
+
+        It is a depth-`level` UNet++ with one head (on X^{0,level}), so it pads inputs to a multiple of
+        2**level rather than 2**depth: on sizes divisible by 2**depth its output equals this network's
+        `prune_level=level` output.
+        """
+        check_nested_args(self.depth, self.deep_supervision, self.ds_mode, None, level)
+        small = NestedUNet(**self.arch, depth=level).to(next(self.parameters()).device)
+        small.load_state_dict({k: v for k, v in self.state_dict().items() if k in small.state_dict()})
+        return small.train(self.training)
