@@ -19,6 +19,11 @@ class SegmentationModule(LightningModule):
 
     The network, optimizer and scheduler are injected (Hydra `_partial_` configs), so any model plugs in.
     Metrics accumulate on the device and are read once per epoch: the step never syncs with the host.
+
+    A net that returns a list in training is deeply supervised (one logits tensor per head, UNet++): it is
+    trained on the mean of the heads' losses weighted by `net.head_weights`, logged as `train/loss_ds`, while
+    `<stage>/loss`, acc and mIoU score the prediction the net makes in eval mode (`net.predict_from_heads`),
+    so train and val curves measure the same thing.
     """
 
     def __init__(
@@ -43,6 +48,7 @@ class SegmentationModule(LightningModule):
             # nan_strategy="disable": the NaN check would read the loss back to the host every step.
             setattr(self, f"{stage}_loss", MeanMetric(nan_strategy="disable"))
             setattr(self, f"{stage}_confmat", ConfusionMatrix(num_classes, ignore_index=ignore_index))
+        self.train_loss_ds = MeanMetric(nan_strategy="disable")  # the deep-supervision objective, when there is one
         self.val_miou_best = MaxMetric()
         self.val_miou_best.persistent(True)  # kept in checkpoints, so a resumed run remembers its best
         self.test_class_iou: torch.Tensor | None = None
@@ -53,21 +59,26 @@ class SegmentationModule(LightningModule):
     def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
         images, labels = batch
         labels = labels.long()
-        loss, logits = self._loss_and_logits(self(images), labels)
-        getattr(self, f"{stage}_loss").update(loss.detach())
-        getattr(self, f"{stage}_confmat").update(logits.detach().argmax(1), labels)
+        outputs = self(images)
+        if isinstance(outputs, torch.Tensor):
+            loss = self.criterion(outputs, labels)
+            logits, prediction_loss = outputs.detach(), loss.detach()
+        else:
+            loss = self.deep_supervision_loss(outputs, labels)
+            self.train_loss_ds.update(loss.detach())
+            self.log("train/loss_ds", self.train_loss_ds, on_step=False, on_epoch=True)
+            with torch.no_grad():
+                logits = self.net.predict_from_heads([z.detach() for z in outputs])
+                prediction_loss = self.criterion(logits, labels)
+        getattr(self, f"{stage}_loss").update(prediction_loss)
+        getattr(self, f"{stage}_confmat").update(logits.argmax(1), labels)
         self.log(f"{stage}/loss", getattr(self, f"{stage}_loss"), on_step=False, on_epoch=True, prog_bar=True)
         return loss
 
-    def _loss_and_logits(
-        self, outputs: torch.Tensor | list[torch.Tensor], labels: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Cross-entropy, and the logits the metrics see; a list of outputs is deep supervision, one per head."""
-        if isinstance(outputs, torch.Tensor):
-            return self.criterion(outputs, labels), outputs
-        # The weighted mean of the heads' losses; the metrics see what the net predicts in eval mode.
-        loss = sum(w * self.criterion(z, labels) for w, z in zip(self.net.head_weights, outputs, strict=True))
-        return loss, self.net.predict_from_heads(outputs)
+    def deep_supervision_loss(self, outputs: list[torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
+        """The mean of the heads' cross-entropies, weighted by `net.head_weights` (which sum to 1)."""
+        weights = self.net.head_weights
+        return sum(w * self.criterion(z, labels) for w, z in zip(weights, outputs, strict=True))
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         return self._step(batch, "train")

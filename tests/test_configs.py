@@ -76,3 +76,10 @@ def test_unet_and_unetpp_configs_differ_only_where_the_networks_differ():
     assert {k for k in shared if shared[k] != unet.net[k]} == {"_target_"}
     for key in ("_target_", "optimizer", "scheduler", "num_classes", "ignore_index", "channels_last"):
         assert unetpp[key] == unet[key], key
+
+
+def test_sweep_folder_resolves_before_any_job_starts():
+    """Hydra's sweeper resolves hydra.sweep.dir before it sets HydraConfig: no ${hydra:...} may hide in it."""
+    cfg = compose_train(["model=unet"])
+    HydraConfig.instance().cfg = None  # as the sweeper sees it: nothing set yet
+    assert str(cfg.hydra.sweep.dir).startswith("outputs/multirun/")

@@ -1,3 +1,5 @@
+import functools
+
 import pytest
 import torch
 from torch import nn
@@ -5,6 +7,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from src.models import NestedUNet, UNet
 from src.models.nested_unet import node_name
+from src.module import SegmentationModule
 
 SMALL = {"num_classes": 5, "base_channels": 4, "depth": 4, "head_channels": None}
 
@@ -36,6 +39,30 @@ def test_nodes_form_the_nested_grid_keyed_by_depth_and_position():
     assert net.nodes["x_2_1"].block[0].in_channels == 2 * 16
     assert net.nodes["x_1_2"].up.reduce.in_channels == 2 * 8  # from X^{2,1}, halved to X^{1,*}'s width
     assert set(net.heads) == {"x_0_4"}
+
+
+def test_forward_wires_the_dense_skips_as_the_paper_draws_them():
+    """A hand-written depth-3 UNet++ from the same modules: any mis-wired skip changes the heads."""
+    net = trained_like(NestedUNet(**{**SMALL, "depth": 3}, deep_supervision=True))
+    n, x = net.nodes, torch.randn(2, 3, 32, 64)
+    with torch.no_grad():
+        x00 = n["x_0_0"](x)
+        x10 = n["x_1_0"](x00)
+        x01 = n["x_0_1"]([x00], x10)
+        x20 = n["x_2_0"](x10)
+        x11 = n["x_1_1"]([x10], x20)
+        x02 = n["x_0_2"]([x00, x01], x11)
+        x30 = n["x_3_0"](x20)
+        x21 = n["x_2_1"]([x20], x30)
+        x12 = n["x_1_2"]([x10, x11], x21)
+        x03 = n["x_0_3"]([x00, x01, x02], x12)
+        reference = [net.heads[f"x_0_{j}"](f) for j, f in ((1, x01), (2, x02), (3, x03))]
+        for level in (1, 2, 3):
+            net.prune_level = level
+            torch.testing.assert_close(net(x), reference[level - 1])
+        # X^{0,3} sees X^{0,0}, X^{0,1}, X^{0,2} and then the upsampled X^{1,2}, in that order.
+        up = n["x_0_3"].up
+        torch.testing.assert_close(up(x12, x00, x01, x02)[:, :12], torch.cat([x00, x01, x02], 1))
 
 
 @pytest.mark.parametrize(("h", "w"), [(64, 128), (37, 61)])
@@ -76,6 +103,14 @@ def test_pruned_forward_equals_that_head_of_the_full_forward_in_eval_mode(head_c
         torch.testing.assert_close(net(x), full_heads[3])
 
 
+def test_pruned_copy_matches_on_sizes_not_divisible_by_the_depth():
+    net = trained_like(NestedUNet(**SMALL, deep_supervision=True))
+    x = torch.randn(1, 3, 37, 61)
+    with torch.no_grad():
+        net.prune_level = 2
+        torch.testing.assert_close(net.pruned(2).eval()(x), net(x))
+
+
 def test_accurate_mode_averages_the_heads_probabilities():
     net = trained_like(NestedUNet(**SMALL, deep_supervision=True))
     x = torch.randn(1, 3, 32, 64)
@@ -113,6 +148,19 @@ def test_deep_supervision_loss_reaches_every_head_and_parameter():
     assert set(net.heads) == {"x_0_1", "x_0_2", "x_0_3", "x_0_4"}
 
 
+def test_module_trains_on_the_weighted_mean_of_the_heads_losses():
+    net = NestedUNet(**SMALL, deep_supervision=True, ds_weights=[0, 1, 1, 2])
+    module = SegmentationModule(net, functools.partial(torch.optim.Adam), num_classes=5).train()
+    images, labels = torch.randn(2, 3, 32, 48), torch.randint(0, 5, (2, 32, 48))
+    outputs = module(images)
+    loss = module.deep_supervision_loss(outputs, labels)
+    ce = [nn.functional.cross_entropy(z, labels).item() for z in outputs]
+    assert loss.item() == pytest.approx((ce[1] + ce[2] + 2 * ce[3]) / 4, rel=1e-5)
+    loss.backward()
+    assert net.heads["x_0_1"][0].weight.grad.abs().sum() == 0  # weight 0: that head is not trained
+    assert all(net.heads[f"x_0_{j}"][0].weight.grad.abs().sum() > 0 for j in (2, 3, 4))
+
+
 def test_without_deep_supervision_every_parameter_still_trains():
     net = NestedUNet(**SMALL).train()
     out = net(torch.randn(2, 3, 32, 48))
@@ -143,6 +191,24 @@ def test_unetpp_has_more_parameters_than_unet_and_equals_it_at_depth_one():
 def test_bad_settings_are_errors_naming_the_key(kwargs, key):
     with pytest.raises(ValueError, match=key):
         NestedUNet(**{**SMALL, **kwargs})
+
+
+def test_settings_changed_on_a_built_net_are_checked_too():
+    net = NestedUNet(**SMALL)
+    with pytest.raises(ValueError, match=r"model\.net\.deep_supervision"):
+        net.prune_level = 2
+    with pytest.raises(ValueError, match=r"model\.net\.ds_mode"):
+        net.ds_mode = "fastest"
+    with pytest.raises(ValueError, match=r"model\.net\.prune_level"):
+        NestedUNet(**SMALL, deep_supervision=True).prune_level = 5
+    assert net.prune_level is None and net.ds_mode == "accurate"
+
+
+def test_loading_weights_trained_with_other_heads_names_the_setting():
+    trained = NestedUNet(**SMALL, deep_supervision=True).state_dict()
+    with pytest.raises(ValueError, match=r"heads x_0_1, x_0_2, x_0_3, x_0_4 .* model\.net\.deep_supervision"):
+        NestedUNet(**SMALL).load_state_dict(trained)
+    NestedUNet(**SMALL, deep_supervision=True, prune_level=2).load_state_dict(trained)  # prune_level: same weights
 
 
 def test_pruned_copy_rejects_a_level_without_a_head():

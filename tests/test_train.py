@@ -5,8 +5,10 @@ import os
 import subprocess
 import sys
 
+import lightning as L
 import pytest
 import torch
+from hydra.utils import instantiate
 from omegaconf import open_dict
 
 from src.train import train
@@ -159,11 +161,16 @@ def test_metrics_json_best_is_the_monitored_file_even_with_save_last(cfg_tiny, t
 
 def test_unetpp_deep_supervision_trains_and_one_checkpoint_serves_every_prune_level(tmp_path, data_cache):
     cfg = compose_tiny(tmp_path, data_cache, ["model=unetpp", "model.net.deep_supervision=true"])
+    L.seed_everything(cfg.seed)
+    initial = instantiate(cfg.model).state_dict()  # what train() starts from, with the same seed
     metrics = train(cfg)
     summary = read_metrics(tmp_path)
     assert summary["epochs_run"] == 2 and summary["test"]["test/miou"] == pytest.approx(metrics["test/miou"])
+    assert metrics["train/loss_ds"] > 0 and metrics["train/loss_ds"] != metrics["train/loss"]
     state = torch.load(summary["checkpoints"]["best"], weights_only=True)["state_dict"]
     assert {"net.heads.x_0_1.0.weight", "net.heads.x_0_2.0.weight", "net.nodes.x_1_1.block.0.weight"} <= set(state)
+    for head in ("net.heads.x_0_1.0.weight", "net.heads.x_0_2.0.weight"):  # both heads learned
+        assert not torch.equal(state[head], initial[head]), head
 
     losses = {}
     for level in (1, 2):  # test the trained checkpoint pruned to each head, no retraining
@@ -175,6 +182,12 @@ def test_unetpp_deep_supervision_trains_and_one_checkpoint_serves_every_prune_le
     assert losses[1] != losses[2]  # different heads, different predictions
     assert all(0 < loss < 10 for loss in losses.values())
 
+    without_ds = compose_tiny(tmp_path / "no_ds", data_cache, ["model=unetpp", "train=false"])
+    with open_dict(without_ds):
+        without_ds.ckpt_path = summary["checkpoints"]["best"]
+    with pytest.raises(ValueError, match=r"model\.net\.deep_supervision"):
+        train(without_ds)
+
 
 def test_cli_bad_unetpp_setting_is_one_clear_error_naming_the_key(tmp_path):
     cmd = [sys.executable, "-m", "src.train", *TINY, "model=unetpp", "model.net.prune_level=0"]
@@ -182,3 +195,24 @@ def test_cli_bad_unetpp_setting_is_one_clear_error_naming_the_key(tmp_path):
     assert proc.returncode != 0
     assert "model.net.prune_level must be null or an integer from 1 to model.net.depth=2; got 0" in proc.stderr
     assert not (tmp_path / "checkpoints").exists()
+
+
+def test_cli_multirun_compares_unet_and_unetpp_one_folder_each(tmp_path, data_cache):
+    cmd = [sys.executable, "-m", "src.train", "-m", *TINY, "trainer.max_epochs=1", "model=unet,unetpp"]
+    proc = subprocess.run(
+        [*cmd, f"paths.data_dir={data_cache}", f"paths.log_dir={tmp_path}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (sweep,) = (tmp_path / "multirun").glob("*/*")  # outputs/multirun/<date>/<time>
+    jobs = {p.name: p for p in sweep.iterdir() if p.is_dir()}
+    assert {"0", "1"} <= set(jobs)
+    for job, model in (("0", "UNet"), ("1", "NestedUNet")):
+        assert read_metrics(jobs[job])["epochs_run"] == 1
+        assert (
+            f"src.models.{'unet' if model == 'UNet' else 'nested_unet'}.{model}"
+            in (jobs[job] / ".hydra" / "config.yaml").read_text()
+        )

@@ -79,10 +79,11 @@ class NestedUNet(nn.Module):
     cropped back), except in training with deep supervision, where it returns one logits tensor per head
     (X^{0,1} first) for the loss to weight by `head_weights`.
 
-    In eval mode with deep supervision, `ds_mode="accurate"` averages the heads' probabilities (the output is
-    the log of that average: log-probabilities, which cross-entropy and argmax take as logits); "fast" uses
-    the last head. `prune_level=L` computes only the nodes X^{0,L} needs and returns its head; training
-    always trains the whole network, so one checkpoint serves every prune level.
+    In eval mode with deep supervision, `ds_mode="accurate"` averages all heads' probabilities, unweighted as in
+    the paper (the output is the log of that mean: log-probabilities, which cross-entropy and argmax take as
+    logits); "fast" uses the last head. `prune_level=L` computes only the nodes X^{0,L} needs and returns its
+    head, whatever `ds_mode` says: a pruned network has one head. Training always trains the whole network,
+    so one checkpoint serves every prune level; `ds_mode` and `prune_level` may be changed on a trained net.
     """
 
     def __init__(
@@ -110,7 +111,8 @@ class NestedUNet(nn.Module):
             "head_channels": head_channels,
         }
         self.depth, self.deep_supervision = depth, deep_supervision
-        self.ds_mode, self.prune_level = ds_mode, prune_level  # plain attributes: change them on a trained net
+        self._ds_mode, self._prune_level = ds_mode, prune_level
+        self.pad_multiple = 2**depth  # inputs are padded to this, so every level sees whole pixels
         widths = [base_channels * 2**i for i in range(depth + 1)]
 
         self.nodes = nn.ModuleDict({node_name(0, 0): ConvBlock(in_channels, widths[0], dropout)})
@@ -128,6 +130,27 @@ class NestedUNet(nn.Module):
         )
         weights = [float(w) for w in ds_weights] if ds_weights is not None else [1.0] * len(self.head_levels)
         self.head_weights = [w / sum(weights) for w in weights] if deep_supervision else [1.0]
+        self.register_load_state_dict_pre_hook(check_heads_match)
+
+    @property
+    def ds_mode(self) -> str:
+        """How eval mode reads the deep-supervision heads: "accurate" (mean of all) or "fast" (the last)."""
+        return self._ds_mode
+
+    @ds_mode.setter
+    def ds_mode(self, mode: str) -> None:
+        check_nested_args(self.depth, self.deep_supervision, mode, None, self._prune_level)
+        self._ds_mode = mode
+
+    @property
+    def prune_level(self) -> int | None:
+        """L: eval mode computes only what X^{0,L} needs and returns its head; None: the whole network."""
+        return self._prune_level
+
+    @prune_level.setter
+    def prune_level(self, level: int | None) -> None:
+        check_nested_args(self.depth, self.deep_supervision, self._ds_mode, None, level)
+        self._prune_level = level
 
     @property
     def inference_levels(self) -> list[int]:
@@ -146,7 +169,7 @@ class NestedUNet(nn.Module):
 
     def head_logits(self, x: torch.Tensor, levels: Sequence[int]) -> list[torch.Tensor]:
         """Logits of the heads on X^{0,L} for each L in `levels`, computing only the nodes those need."""
-        x, (h, w) = pad_to_multiple(x, 2**self.depth)
+        x, (h, w) = pad_to_multiple(x, self.pad_multiple)
         features = self.node_features(x, max(levels))
         return [self.heads[node_name(0, j)](features[0, j])[..., :h, :w] for j in levels]
 
@@ -175,11 +198,24 @@ class NestedUNet(nn.Module):
     def pruned(self, level: int) -> NestedUNet:
         """A standalone UNet++ holding only what X^{0,level} needs, with this network's weights: the model to ship.
 
-        It is a depth-`level` UNet++ with one head (on X^{0,level}), so it pads inputs to a multiple of
-        2**level rather than 2**depth: on sizes divisible by 2**depth its output equals this network's
-        `prune_level=level` output.
+        It is a depth-`level` UNet++ with one head (on X^{0,level}) that pads inputs as this network does, so
+        its output equals this network's `prune_level=level` output for any input size.
         """
         check_nested_args(self.depth, self.deep_supervision, self.ds_mode, None, level)
-        small = NestedUNet(**self.arch, depth=level).to(next(self.parameters()).device)
+        weight = next(self.parameters())
+        small = NestedUNet(**self.arch, depth=level).to(device=weight.device, dtype=weight.dtype)
         small.load_state_dict({k: v for k, v in self.state_dict().items() if k in small.state_dict()})
+        small.pad_multiple = self.pad_multiple
         return small.train(self.training)
+
+
+def check_heads_match(module: NestedUNet, state_dict: dict, prefix: str, *args: object) -> None:
+    """Loading hook: a checkpoint trained with(out) deep supervision says so, rather than listing odd keys."""
+    found = sorted({k[len(prefix) :].split(".")[1] for k in state_dict if k.startswith(f"{prefix}heads.")})
+    expected = sorted(module.heads)
+    if found and found != expected:
+        raise ValueError(
+            f"the checkpoint's UNet++ has heads {', '.join(found)} but this one has {', '.join(expected)}: set"
+            " model.net.deep_supervision and model.net.depth as it was trained (a head on each X^{0,j} means"
+            " deep_supervision=true)"
+        )
