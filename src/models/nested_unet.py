@@ -11,7 +11,6 @@ which is what pruned inference computes.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
@@ -79,9 +78,9 @@ class NestedUNet(nn.Module):
     cropped back), except in training with deep supervision, where it returns one logits tensor per head
     (X^{0,1} first) for the loss to weight by `head_weights`.
 
-    In eval mode with deep supervision, `ds_mode="accurate"` averages all heads' probabilities, unweighted as in
-    the paper (the output is the log of that mean: log-probabilities, which cross-entropy and argmax take as
-    logits); "fast" uses the last head. `prune_level=L` computes only the nodes X^{0,L} needs and returns its
+    In eval mode with deep supervision, `ds_mode="fast"` uses the last head; "accurate" averages all heads'
+    probabilities, unweighted as in the paper (the output is the log of that mean: log-probabilities, which
+    cross-entropy and argmax take as logits). `prune_level=L` computes only the nodes X^{0,L} needs and returns its
     head, whatever `ds_mode` says: a pruned network has one head. Training always trains the whole network,
     so one checkpoint serves every prune level; `ds_mode` and `prune_level` may be changed on a trained net.
     """
@@ -95,7 +94,7 @@ class NestedUNet(nn.Module):
         dropout: Sequence[float] = (0.2, 0.5),
         head_channels: int | None = 3,
         deep_supervision: bool = False,
-        ds_mode: str = "accurate",
+        ds_mode: str = "fast",
         ds_weights: Sequence[float] | None = None,
         prune_level: int | None = None,
     ) -> None:
@@ -134,7 +133,7 @@ class NestedUNet(nn.Module):
 
     @property
     def ds_mode(self) -> str:
-        """How eval mode reads the deep-supervision heads: "accurate" (mean of all) or "fast" (the last)."""
+        """How eval mode reads the deep-supervision heads: "fast" (the last) or "accurate" (mean of all)."""
         return self._ds_mode
 
     @ds_mode.setter
@@ -188,8 +187,9 @@ class NestedUNet(nn.Module):
         """One prediction from several heads' logits: the log of their mean softmax (a single head as is)."""
         if len(outputs) == 1:
             return outputs[0]
-        log_probs = torch.stack([z.float().log_softmax(1) for z in outputs])
-        return torch.logsumexp(log_probs, dim=0) - math.log(len(outputs))
+        # Softmax over the last dim of an NHWC view: no copy for channels_last logits, ~3x faster on CPU than dim 1.
+        probs = sum(z.permute(0, 2, 3, 1).softmax(-1, dtype=torch.float32) for z in outputs) / len(outputs)
+        return probs.clamp_min(torch.finfo(torch.float32).tiny).log().permute(0, 3, 1, 2)
 
     def predict_from_heads(self, outputs: Sequence[torch.Tensor]) -> torch.Tensor:
         """What eval mode would predict, from the per-head logits a deep-supervision training forward returns."""
