@@ -8,13 +8,14 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from src.config_tree import print_config_tree
+from src.errors import ConfigError, exit_on_user_error
 from src.instantiate import instantiate_group
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit, then test the best checkpoint; returns every logged metric (fit's, then test's)."""
     if not cfg.train and not cfg.ckpt_path:
-        raise ValueError("train=false tests a trained model: give it with ckpt_path=<file.ckpt>")
+        raise ConfigError("train=false tests a trained model: give it with ckpt_path=<file.ckpt>")
     if cfg.print_config:
         print_config_tree(cfg)
     if cfg.seed is not None:
@@ -32,7 +33,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
 
-    if cfg.test:
+    if cfg.test and datamodule.has_split("test"):  # CamVid's public test split, for one, may be withheld
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         trainer.test(model, datamodule=datamodule, ckpt_path=best or (None if cfg.train else cfg.ckpt_path))
         metrics |= {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
@@ -40,6 +41,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train.yaml")
+@exit_on_user_error
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point; returns the metric a sweep optimises (`optimized_metric`)."""
     metrics = train(cfg)

@@ -10,6 +10,8 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
+import src  # noqa: F401 - registers the resolvers the configs use
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # Small enough that a whole fit + test takes seconds on 2 cores.
@@ -47,9 +49,15 @@ def data_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("data")
 
 
-def compose_tiny(output_dir: Path, data_dir: Path, overrides: list[str] | None = None) -> DictConfig:
-    """The shrunk train config (TINY + `overrides`) writing into output_dir; HydraConfig is set for `${hydra:...}`."""
-    cfg = compose_train([*TINY, *(overrides or [])])
+# TINY without the synthetic generator's sizes, for real datasets (which have no data.sizes).
+TINY_REAL_DATA = [o for o in TINY if not o.startswith(("data.sizes", "data.size="))]
+
+
+def compose_tiny(
+    output_dir: Path, data_dir: Path, overrides: list[str] | None = None, base: list[str] = TINY
+) -> DictConfig:
+    """The shrunk train config (base + `overrides`) writing into output_dir; HydraConfig is set for `${hydra:...}`."""
+    cfg = compose_train([*base, *(overrides or [])])
     with open_dict(cfg):
         cfg.paths.root_dir = str(ROOT)
         cfg.paths.data_dir = str(data_dir)

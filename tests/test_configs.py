@@ -13,6 +13,7 @@ from tests.conftest import compose_train
 CONF = Path(__file__).resolve().parents[1] / "conf"
 GROUPS = [
     "data",
+    "data/augment",
     "model",
     "model/optimizer",
     "model/scheduler",
@@ -25,7 +26,11 @@ GROUPS = [
     "debug",
 ]
 OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONF / g).glob("*.yaml"))]
-NEEDS = {("data", "cityscapes"): ["data.root=/some/cityscapes"]}
+NEEDS = {
+    ("data", "cityscapes"): ["data.root=/some/cityscapes"],
+    ("data", "camvid"): ["data.root=/some/camvid"],
+    ("data", "folder"): ["data.root=/some/folder", "data.class_names=[background,road]"],
+}
 
 
 def test_every_group_has_options():

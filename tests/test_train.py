@@ -6,13 +6,16 @@ import subprocess
 import sys
 
 import lightning as L
+import numpy as np
 import pytest
 import torch
 from hydra.utils import instantiate
 from omegaconf import open_dict
+from PIL import Image
 
 from src.train import train
-from tests.conftest import ROOT, TINY, compose_tiny
+from tests.conftest import ROOT, TINY, TINY_REAL_DATA, compose_tiny
+from tests.fake_datasets import write_camvid
 
 pytestmark = pytest.mark.slow
 
@@ -108,6 +111,8 @@ def test_cli_trains_and_writes_a_run_folder(tmp_path, data_cache):
     assert (run_dir / ".hydra" / "config.yaml").is_file()
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
     assert read_metrics(run_dir)["epochs_run"] == 1
+    log = (run_dir / "train.log").read_text()  # Lightning's messages reach the run's log file
+    assert "Seed set to 42" in log and "`Trainer.fit` stopped" in log
 
 
 def test_cli_missing_data_root_is_one_clear_error(tmp_path):
@@ -179,6 +184,8 @@ def test_unetpp_deep_supervision_trains_and_one_checkpoint_serves_every_prune_le
         with open_dict(pruned):
             pruned.train, pruned.ckpt_path, pruned.model.net.prune_level = False, summary["checkpoints"]["best"], level
         losses[level] = train(pruned)["test/loss"]
+        tested = read_metrics(out)
+        assert tested["tested_checkpoint"] == summary["checkpoints"]["best"] and tested["best_val"] == {}
     assert losses[1] != losses[2]  # different heads, different predictions
     assert all(0 < loss < 10 for loss in losses.values())
 
@@ -216,3 +223,42 @@ def test_cli_multirun_compares_unet_and_unetpp_one_folder_each(tmp_path, data_ca
             f"src.models.{'unet' if model == 'UNet' else 'nested_unet'}.{model}"
             in (jobs[job] / ".hydra" / "config.yaml").read_text()
         )
+
+
+def test_camvid_trains_end_to_end_at_a_size_not_divisible_by_16_without_a_test_split(tmp_path):
+    root = write_camvid(tmp_path / "camvid", {"train": 8, "val": 4}, h=45, w=60)
+    cfg = compose_tiny(
+        tmp_path / "run", tmp_path / "data", ["data=camvid", f"data.root={root}", "data.size=[45,60]"], TINY_REAL_DATA
+    )
+    metrics = train(cfg)
+    summary = read_metrics(tmp_path / "run")
+    assert cfg.model.num_classes == 11 and summary["epochs_run"] == 2
+    assert summary["test"] == {} and not any(k.startswith("test/") for k in metrics)  # no test split: not tested
+    assert 0 <= summary["best_val"]["val/miou"] <= 1
+
+
+def test_cli_bad_data_is_one_line_exit_1_and_no_training(tmp_path):
+    root = write_camvid(tmp_path / "camvid", {"train": 4, "val": 2})
+    label = sorted((root / "valannot").glob("*.png"))[1]
+    values = np.array(Image.open(label))
+    values[0, 0] = 99
+    Image.fromarray(values).save(label)
+    cmd = [sys.executable, "-m", "src.train", *TINY_REAL_DATA, "data=camvid", f"data.root={root}", "data.size=[36,48]"]
+    proc = subprocess.run(
+        [*cmd, f"paths.data_dir={tmp_path / 'data'}", f"hydra.run.dir={tmp_path / 'run'}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 1
+    assert (
+        proc.stderr.strip()
+        .splitlines()[-1]
+        .endswith(
+            f"DataError: {label}: label values [99] outside this dataset's classes; expected 0..10 or 11 (ignored)"
+        )
+    )
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "run" / "checkpoints").exists()
+    assert not list((tmp_path / "data" / "cache").glob("camvid_val_*"))

@@ -1,4 +1,8 @@
-"""Writes `metrics.json` in the run folder: best validation metrics, test metrics, epochs, checkpoint paths."""
+"""Writes `metrics.json` in the run folder: best validation metrics, test metrics, epochs, checkpoint paths.
+
+A test-only run (train=false) records the checkpoint it tested and no `best_val`: the validation scores stored
+in that checkpoint belong to the run that trained it, possibly with other inference settings.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from typing import Any
 from lightning import Callback, LightningModule, Trainer
 from rich.console import Console
 from rich.table import Table
+
+from src.errors import ConfigError
 
 
 def write_json_atomically(path: Path, data: dict) -> None:
@@ -30,13 +36,15 @@ class MetricsSummary(Callback):
 
     def __init__(self, output_dir: str, monitor: str = "val/miou", mode: str = "max") -> None:
         if mode not in ("max", "min"):
-            raise ValueError(f"callbacks.metrics_summary.mode must be 'max' or 'min', got {mode!r}")
+            raise ConfigError(f"callbacks.metrics_summary.mode must be 'max' or 'min', got {mode!r}")
         self.path = Path(output_dir) / "metrics.json"
         self.monitor, self.mode = monitor, mode
         self.best_val: dict[str, float] = {}
         self.test: dict[str, float] = {}
         self.test_class_iou: dict[str, float | None] = {}
         self.checkpoints: dict[str, str | None] = {"best": None, "last": None}
+        self.tested_checkpoint: str | None = None
+        self.fitted = False  # not part of state_dict: a restored checkpoint must not claim this run trained
 
     def state_dict(self) -> dict[str, Any]:
         return {"best_val": self.best_val}
@@ -49,6 +57,9 @@ class MetricsSummary(Callback):
             return True
         best = self.best_val[self.monitor]
         return value > best if self.mode == "max" else value < best
+
+    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self.fitted = True
 
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if trainer.sanity_checking or self.monitor not in trainer.callback_metrics:
@@ -70,6 +81,7 @@ class MetricsSummary(Callback):
 
     def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self.test = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+        self.tested_checkpoint = trainer.ckpt_path
         class_iou = getattr(pl_module, "test_class_iou", None)
         names = getattr(trainer.datamodule, "class_names", None)
         if class_iou is not None:
@@ -96,8 +108,9 @@ class MetricsSummary(Callback):
         write_json_atomically(
             self.path,
             {
-                "best_val": self.best_val,
+                "best_val": self.best_val if self.fitted else {},
                 "test": self.test,
+                "tested_checkpoint": self.tested_checkpoint,
                 "test_class_iou": self.test_class_iou,
                 "epochs_run": trainer.current_epoch,
                 "global_steps": trainer.global_step,

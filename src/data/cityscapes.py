@@ -1,64 +1,54 @@
-"""A dataset over the Cityscapes folder layout: leftImg8bit/<split>/<city>/*.png with gtFine label ids."""
+"""The Cityscapes folder layout: leftImg8bit/<split>/<city>/*_leftImg8bit.png with gtFine labels beside it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-import torch
-from PIL import Image
-from torch.utils.data import Dataset
+from src.errors import MissingDataError
 
 IMAGE_SUFFIX = "_leftImg8bit.png"
 LABEL_SUFFIX = "_gtFine_labelIds.png"
+TRAIN_ID_SUFFIX = "_gtFine_labelTrainIds.png"  # written by cityscapesScripts' createTrainIdLabelImgs
 LAYOUT = (
     "<root>/leftImg8bit/<split>/<city>/<name>_leftImg8bit.png with labels in "
     "<root>/gtFine/<split>/<city>/<name>_gtFine_labelIds.png"
 )
 
 
-def find_pairs(root: str | Path, split: str) -> list[tuple[Path, Path]]:
-    """All (image, label) paths of a split, sorted; a missing root, split, or label file is a clear error."""
+def has_split(root: str | Path, split: str) -> bool:
+    return (Path(root).expanduser() / "leftImg8bit" / split).is_dir()
+
+
+def find_pairs(root: str | Path, split: str, label_suffix: str = LABEL_SUFFIX) -> list[tuple[Path, Path]]:
+    """All (image, label) paths of a split, sorted; a missing root or split, or an unpaired file, is an error."""
     root = Path(root).expanduser()
-    image_dir = root / "leftImg8bit" / split
+    image_dir, label_dir = root / "leftImg8bit" / split, root / "gtFine" / split
     if not image_dir.is_dir():
-        raise FileNotFoundError(f"no folder {image_dir} (data.root={root}); expected {LAYOUT}")
+        raise MissingDataError(f"no folder {image_dir} (data.root={root}); expected {LAYOUT}")
     images = sorted(image_dir.glob(f"*/*{IMAGE_SUFFIX}"))
     if not images:
-        raise FileNotFoundError(f"no images in {image_dir} (data.root={root}); expected {LAYOUT}")
+        raise MissingDataError(f"no images in {image_dir} (data.root={root}); expected {LAYOUT}")
     pairs = []
     for image in images:
         name = image.name[: -len(IMAGE_SUFFIX)]
-        label = root / "gtFine" / split / image.parent.name / f"{name}{LABEL_SUFFIX}"
+        label = label_dir / image.parent.name / f"{name}{label_suffix}"
         if not label.is_file():
-            raise FileNotFoundError(f"no labels for {name} (expected {label})")
+            raise MissingDataError(f"no labels for {name} (expected {label})")
         pairs.append((image, label))
+    paired = {label for _, label in pairs}
+    for label in sorted(label_dir.glob(f"*/*{label_suffix}")):
+        if label not in paired:
+            name = label.name[: -len(label_suffix)]
+            raise MissingDataError(
+                f"{label} has no image (expected {image_dir / label.parent.name / (name + IMAGE_SUFFIX)})"
+            )
     return pairs
 
 
-class CityscapesDataset(Dataset):
-    """Image/label-id pairs of one split; `transform` (albumentations) resizes and augments both together."""
-
-    def __init__(self, root: str | Path, split: str, transform: Callable[..., dict] | None = None) -> None:
-        self.pairs = find_pairs(root, split)
-        self.transform = transform
-
-    def __len__(self) -> int:
-        return len(self.pairs)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        image_path, label_path = self.pairs[index]
-        image = np.array(Image.open(image_path).convert("RGB"))  # writable: albumentations hands it to torch
-        label = np.array(Image.open(label_path))
-        if label.ndim != 2 or image.shape[:2] != label.shape:
-            raise ValueError(
-                f"{label_path}: expected a single-channel label map of size {image.shape[:2]}, got shape {label.shape}"
-            )
-        if self.transform is not None:
-            out = self.transform(image=image, mask=label)
-            image, label = out["image"], out["mask"]
-        else:
-            image = torch.from_numpy(image.transpose(2, 0, 1).copy()).float().div_(255)
-        # Labels stay uint8 through the loader (8x less to copy); the module widens them on the device.
-        return image, torch.as_tensor(label, dtype=torch.uint8)
+def has_train_id_files(root: str | Path, split: str) -> bool:
+    """True when every image of the split has a `*_gtFine_labelTrainIds.png` beside its label ids."""
+    try:
+        find_pairs(root, split, TRAIN_ID_SUFFIX)
+    except MissingDataError:
+        return False
+    return True

@@ -1,4 +1,8 @@
-"""LightningDataModules: a Cityscapes-layout folder, and the built-in synthetic street scenes in that layout."""
+"""LightningDataModules: Cityscapes, CamVid, any image/mask folder, and the built-in synthetic street scenes.
+
+They share one pipeline (SegmentationDataModule): find a split's file pairs, decode/check/resize them once into
+a cache, serve them with albumentations. Each dataset only says where its files are and what its labels mean.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,19 @@ from pathlib import Path
 
 import torch
 from lightning import LightningDataModule
-from torch.utils.data import DataLoader
+from lightning.pytorch.utilities import rank_zero_warn
+from torch.utils.data import DataLoader, Dataset
 
-from src.data.cityscapes import CityscapesDataset
-from src.data.labels import CLASS_NAMES
+from src.data import camvid, cityscapes, folder
+from src.data.cache import ensure_cache
+from src.data.labels import ClassTable, camvid_table, cityscapes_table, folder_table
+from src.data.segmentation_dataset import CachedDataset, FileDataset
 from src.data.synthetic import GENERATOR_VERSION, write_synthetic_cityscapes
 from src.data.transforms import eval_transform, train_transform
+from src.errors import ConfigError
+
+SPLITS = ("train", "val", "test")
+Pair = tuple[Path, Path]
 
 
 def seed_worker_transform(worker_id: int) -> None:
@@ -26,11 +37,16 @@ def seed_worker_transform(worker_id: int) -> None:
         transform.set_random_seed(torch.initial_seed() % 2**32)
 
 
-class CityscapesDataModule(LightningDataModule):
-    """Train/val/test loaders over `root` in the Cityscapes layout, resized to `size` (H, W).
+class SegmentationDataModule(LightningDataModule):
+    """Train/val/test loaders over a labelled dataset on disk, resized to `size` (H, W).
 
+    With `cache=true` each split is decoded, checked and resized once (in `prepare_data`, so once per node
+    under DDP) into `cache_dir`, and read from there; any bad file stops it there, before training starts.
     `batch_size` is per process: under DDP the global batch is batch_size x devices x nodes.
+    Subclasses say where a split's files are (`find_pairs`, `has_split`) and what the labels mean (`table`).
     """
+
+    name = "dataset"
 
     def __init__(
         self,
@@ -43,28 +59,85 @@ class CityscapesDataModule(LightningDataModule):
         mean: Sequence[float] = (0.485, 0.456, 0.406),
         std: Sequence[float] = (0.229, 0.224, 0.225),
         augment: dict | None = None,
+        cache: bool = True,
+        cache_dir: str = "data/cache",
     ) -> None:
         super().__init__()
         self.save_hyperparameters(logger=False)
         self.root = root
-        self.class_names = list(CLASS_NAMES)
-        self.datasets: dict[str, CityscapesDataset] = {}
+        self.datasets: dict[str, Dataset] = {}
+
+    # What a dataset defines.
+    @property
+    def table(self) -> ClassTable:
+        """The classes (names, colours) and how raw label values map to them."""
+        raise NotImplementedError
+
+    def split_table(self, split: str) -> ClassTable:
+        """How to read this split's label files (the same as `table` unless a split stores other values)."""
+        return self.table
+
+    def has_split(self, split: str) -> bool:
+        raise NotImplementedError
+
+    def find_pairs(self, split: str) -> list[Pair]:
+        raise NotImplementedError
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.table.names)
+
+    def check_config(self) -> None:
+        """Settings that cannot work, named by key, before anything is read."""
+        if self.root is None:
+            raise ConfigError(f"data.root is not set: give the folder that holds the {self.name} data")
+        if self.hparams.num_classes != self.table.num_classes:
+            raise ConfigError(
+                f"data.num_classes={self.hparams.num_classes} but the {self.name} labels as configured have"
+                f" {self.table.num_classes} classes; set data.num_classes={self.table.num_classes}"
+            )
+
+    def prepare_data(self) -> None:
+        self.check_config()
+        if self.hparams.cache:
+            for split in SPLITS:
+                if self.has_split(split):
+                    self._cache_folder(split)
 
     def setup(self, stage: str | None = None) -> None:
-        if self.root is None:
-            raise ValueError("data.root is not set: give the folder that holds leftImg8bit/ and gtFine/")
+        self.check_config()
         hp = self.hparams
         splits = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
-        for split in splits.get(stage, ("train", "val", "test")):
+        for split in splits.get(stage, SPLITS):
             if split in self.datasets:
+                continue
+            if split == "test" and not self.has_split(split):
+                rank_zero_warn(f"{self.name} at {self.root} has no test split: nothing to test")
                 continue
             if split == "train":
                 # Drawn from torch's RNG, so seed_everything(seed) fixes the augmentations too.
                 seed = int(torch.randint(0, 2**31 - 1, ()))
                 transform = train_transform(hp.size, hp.mean, hp.std, seed=seed, **(hp.augment or {}))
             else:
-                transform = eval_transform(hp.size, hp.mean, hp.std)
-            self.datasets[split] = CityscapesDataset(self.root, split, transform)
+                transform = eval_transform(hp.mean, hp.std)
+            if hp.cache:
+                self.datasets[split] = CachedDataset(self._cache_folder(split), transform)
+            else:
+                self.datasets[split] = FileDataset(self.find_pairs(split), self.split_table(split), hp.size, transform)
+
+    def _cache_folder(self, split: str) -> Path:
+        hp = self.hparams
+        table = self.split_table(split)
+        identity = {
+            "dataset": self.name,
+            "root": str(Path(self.root).expanduser().resolve()),
+            "split": split,
+            "size": list(hp.size),
+            "lut": table.lut.tolist(),
+            "valid": table.valid.tolist(),
+        }
+        name = f"{self.name}_{split}_{hp.size[0]}x{hp.size[1]}"
+        return ensure_cache(hp.cache_dir, name, identity, self.find_pairs(split), table, hp.size, hp.num_workers)
 
     def _loader(self, split: str, train: bool = False) -> DataLoader:
         hp = self.hparams
@@ -89,16 +162,100 @@ class CityscapesDataModule(LightningDataModule):
         return self._loader("test")
 
 
+class CityscapesDataModule(SegmentationDataModule):
+    """A Cityscapes copy: the 34 label ids (`label_mode=labelIds`, the seed's) or the 19 benchmark trainIds.
+
+    In trainIds mode a split's `*_gtFine_labelTrainIds.png` files are read when every image has one;
+    otherwise the label ids are mapped (void ids -> ignored).
+    """
+
+    name = "cityscapes"
+
+    def __init__(self, root: str | None, label_mode: str = "labelIds", **kwargs) -> None:
+        super().__init__(root=root, **kwargs)
+        self.label_mode = label_mode
+
+    @property
+    def table(self) -> ClassTable:
+        return cityscapes_table(self.label_mode)
+
+    def _train_id_files(self, split: str) -> bool:
+        return self.label_mode == "trainIds" and cityscapes.has_train_id_files(self.root, split)
+
+    def split_table(self, split: str) -> ClassTable:
+        return cityscapes_table(self.label_mode, files_hold_train_ids=self._train_id_files(split))
+
+    def has_split(self, split: str) -> bool:
+        return cityscapes.has_split(self.root, split)
+
+    def find_pairs(self, split: str) -> list[Pair]:
+        suffix = cityscapes.TRAIN_ID_SUFFIX if self._train_id_files(split) else cityscapes.LABEL_SUFFIX
+        return cityscapes.find_pairs(self.root, split, suffix)
+
+
+class CamVidDataModule(SegmentationDataModule):
+    """The SegNet CamVid release (11 classes, 11 = unlabelled ignored); 480x360 photos."""
+
+    name = "camvid"
+
+    @property
+    def table(self) -> ClassTable:
+        return camvid_table()
+
+    def has_split(self, split: str) -> bool:
+        return camvid.has_split(self.root, split)
+
+    def find_pairs(self, split: str) -> list[Pair]:
+        return camvid.find_pairs(self.root, split)
+
+
+class FolderDataModule(SegmentationDataModule):
+    """Any `images/` + `masks/` folders paired by stem, with the classes and the void value given in config."""
+
+    name = "folder"
+
+    def __init__(
+        self,
+        root: str | None,
+        class_names: Sequence[str],
+        ignore_index: int | None = 255,
+        images: str = "images",
+        masks: str = "masks",
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.0,
+        split_seed: int = 0,
+        **kwargs,
+    ) -> None:
+        super().__init__(root=root, **kwargs)
+        self._table = folder_table(class_names, ignore_index)
+
+    @property
+    def table(self) -> ClassTable:
+        return self._table
+
+    def has_split(self, split: str) -> bool:
+        hp = self.hparams
+        return folder.folder_has_split(self.root, split, hp.images, hp.val_fraction, hp.test_fraction)
+
+    def find_pairs(self, split: str) -> list[Pair]:
+        hp = self.hparams
+        return folder.find_folder_pairs(
+            self.root, split, hp.images, hp.masks, hp.val_fraction, hp.test_fraction, hp.split_seed
+        )
+
+
 class SyntheticStreetsDataModule(CityscapesDataModule):
-    """The built-in street scenes: generated once into `cache_dir` (keyed by the generator settings).
+    """The built-in street scenes: generated once into `generate_dir` (keyed by the generator settings).
 
     Setting `root` reads a real Cityscapes copy there instead, with the same loaders and transforms.
     """
 
+    name = "synthetic"
+
     def __init__(
         self,
         root: str | None = None,
-        cache_dir: str = "data/synthetic",
+        generate_dir: str = "data/synthetic",
         seed: int = 0,
         sizes: dict[str, int] | None = None,
         **kwargs,
@@ -108,10 +265,21 @@ class SyntheticStreetsDataModule(CityscapesDataModule):
         self.generate = root is None
         if self.generate:
             key = f"v{GENERATOR_VERSION}_seed{seed}_" + "-".join(f"{s}{n}" for s, n in sizes.items())
-            root = str(Path(cache_dir) / f"{key}_{height}x{width}")
+            root = str(Path(generate_dir) / f"{key}_{height}x{width}")
         super().__init__(root=root, **kwargs)
         self.seed, self.sizes, self.height, self.width = seed, sizes, height, width
+        if not self.generate:
+            self.name = "cityscapes"
+
+    def has_split(self, split: str) -> bool:
+        return self.sizes.get(split, 0) > 0 if self.generate else super().has_split(split)
 
     def prepare_data(self) -> None:
         if self.generate:
             write_synthetic_cityscapes(self.root, self.sizes, self.seed, self.height, self.width)
+        super().prepare_data()
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.generate:  # setup() without prepare_data() (tests, notebooks): generate first
+            write_synthetic_cityscapes(self.root, self.sizes, self.seed, self.height, self.width)
+        super().setup(stage)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+
+from src.errors import ConfigError
 
 
 class Label(NamedTuple):
@@ -73,3 +77,105 @@ def label_id_palette() -> np.ndarray:
 def colorize(label_ids: np.ndarray) -> np.ndarray:
     """Map an (H, W) array of label ids to an (H, W, 3) uint8 Cityscapes colour image."""
     return label_id_palette()[label_ids]
+
+
+IGNORE_INDEX = 255  # the class index every dataset's void pixels map to; left out of loss and metrics
+
+
+@dataclass(frozen=True)
+class ClassTable:
+    """What a dataset's label files mean: the classes (by training index) and how raw values map to them.
+
+    `lut[v]` is the training index of raw label value v (IGNORE_INDEX for void); `valid[v]` says whether v
+    may appear in a label file at all, so a value outside the classes is an error rather than a silent class.
+    """
+
+    names: tuple[str, ...]
+    colors: tuple[tuple[int, int, int], ...]
+    lut: np.ndarray
+    valid: np.ndarray
+    description: str  # the valid values in words, for error messages
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.names)
+
+    def palette(self) -> np.ndarray:
+        """A (256, 3) uint8 colour table indexed by training index; IGNORE_INDEX is black."""
+        palette = np.zeros((256, 3), dtype=np.uint8)
+        palette[: self.num_classes] = self.colors
+        return palette
+
+
+def identity_table(
+    names: Sequence[str], colors: Sequence[tuple[int, int, int]], void: Sequence[int] = (), what: str = ""
+) -> ClassTable:
+    """Raw values 0..K-1 are the classes; the `void` values map to IGNORE_INDEX; anything else is invalid."""
+    lut = np.full(256, IGNORE_INDEX, dtype=np.uint8)
+    lut[: len(names)] = np.arange(len(names))
+    valid = np.zeros(256, dtype=bool)
+    valid[: len(names)] = True
+    valid[list(void)] = True
+    void_text = f" or {', '.join(map(str, void))} (ignored)" if void else ""
+    return ClassTable(tuple(names), tuple(map(tuple, colors)), lut, valid, what or f"0..{len(names) - 1}{void_text}")
+
+
+TRAIN_LABELS = tuple(sorted((lb for lb in CITYSCAPES_LABELS if 0 <= lb.train_id < 255), key=lambda lb: lb.train_id))
+
+
+def cityscapes_table(label_mode: str = "labelIds", files_hold_train_ids: bool = False) -> ClassTable:
+    """The 34 label ids (the seed's classes), or the 19-class benchmark trainIds with every other id ignored.
+
+    `files_hold_train_ids`: the label files are `*_labelTrainIds.png` (values 0..18 and 255), not label ids.
+    """
+    if label_mode == "labelIds":
+        labels = [lb for lb in CITYSCAPES_LABELS if lb.id >= 0]
+        return identity_table([lb.name for lb in labels], [lb.color for lb in labels], void=[IGNORE_INDEX])
+    if label_mode != "trainIds":
+        raise ConfigError(f"data.label_mode must be labelIds or trainIds, got {label_mode!r}")
+    names, colors = [lb.name for lb in TRAIN_LABELS], [lb.color for lb in TRAIN_LABELS]
+    if files_hold_train_ids:
+        return identity_table(names, colors, void=[IGNORE_INDEX])
+    table = identity_table(names, colors, what=f"label ids 0..{NUM_LABEL_IDS - 1} or {IGNORE_INDEX}")
+    table.lut[:] = IGNORE_INDEX
+    table.valid[:] = False
+    for label in CITYSCAPES_LABELS:
+        if label.id >= 0:
+            table.lut[label.id] = label.train_id
+            table.valid[label.id] = True
+    table.valid[IGNORE_INDEX] = True
+    return table
+
+
+# The SegNet release of CamVid: classes 0..10; 11 is "Unlabelled" and ignored.
+CAMVID_CLASSES: tuple[tuple[str, tuple[int, int, int]], ...] = (
+    ("sky", (128, 128, 128)),
+    ("building", (128, 0, 0)),
+    ("pole", (192, 192, 128)),
+    ("road", (128, 64, 128)),
+    ("pavement", (60, 40, 222)),
+    ("tree", (128, 128, 0)),
+    ("sign", (192, 128, 128)),
+    ("fence", (64, 64, 128)),
+    ("car", (64, 0, 128)),
+    ("pedestrian", (64, 64, 0)),
+    ("bicyclist", (0, 128, 192)),
+)
+CAMVID_VOID = 11
+
+
+def camvid_table() -> ClassTable:
+    """CamVid's 11 SegNet classes; 11 (unlabelled) is ignored."""
+    return identity_table([n for n, _ in CAMVID_CLASSES], [c for _, c in CAMVID_CLASSES], void=[CAMVID_VOID])
+
+
+def folder_table(class_names: Sequence[str], ignore_index: int | None = IGNORE_INDEX) -> ClassTable:
+    """Masks holding 0..K-1 for the given classes and `ignore_index` for void; colours from a fixed palette."""
+    k = len(class_names)
+    if k < 2:
+        raise ConfigError(f"data.class_names must name at least 2 classes, got {list(class_names)}")
+    if ignore_index is not None and not (k <= ignore_index <= 255):
+        raise ConfigError(f"data.ignore_index must be null or in {k}..255 (not a class index), got {ignore_index}")
+    rng = np.random.default_rng(0)  # fixed, distinct-enough colours for any number of classes
+    colors = [tuple(int(c) for c in rng.integers(0, 256, 3)) for _ in range(k)]
+    return identity_table(class_names, colors, void=[] if ignore_index is None else [ignore_index])

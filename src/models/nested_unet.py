@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from src.errors import ConfigError
 from src.models.blocks import ConvBlock, Down, Head, Up
 from src.models.unet import check_net_args, pad_to_multiple
 
@@ -36,24 +37,24 @@ def check_nested_args(
 ) -> None:
     """Reject UNet++ settings that cannot work, naming the config key at fault."""
     if not isinstance(deep_supervision, bool):
-        raise ValueError(f"model.net.deep_supervision must be true or false, got {deep_supervision!r}")
+        raise ConfigError(f"model.net.deep_supervision must be true or false, got {deep_supervision!r}")
     if ds_mode not in DS_MODES:
-        raise ValueError(f"model.net.ds_mode must be one of {', '.join(DS_MODES)}; got {ds_mode!r}")
-    if ds_weights is not None:
+        raise ConfigError(f"model.net.ds_mode must be one of {', '.join(DS_MODES)}; got {ds_mode!r}")
+    if deep_supervision and ds_weights is not None:
         weights = list(ds_weights)
         if len(weights) != depth or any(w < 0 for w in weights) or sum(weights) <= 0:
-            raise ValueError(
+            raise ConfigError(
                 f"model.net.ds_weights must be {depth} non-negative numbers, one per head X^{{0,1}}..X^{{0,{depth}}}"
                 f" (model.net.depth={depth}), with a positive sum; got {weights}"
             )
     if prune_level is None:
         return
     if isinstance(prune_level, bool) or not isinstance(prune_level, int) or not 1 <= prune_level <= depth:
-        raise ValueError(
+        raise ConfigError(
             f"model.net.prune_level must be null or an integer from 1 to model.net.depth={depth}; got {prune_level!r}"
         )
     if prune_level < depth and not deep_supervision:
-        raise ValueError(
+        raise ConfigError(
             f"model.net.prune_level={prune_level} needs model.net.deep_supervision=true: without it only"
             f" X^{{0,{depth}}} has a head, so there is nothing trained to prune to"
         )
@@ -214,7 +215,7 @@ def check_heads_match(module: NestedUNet, state_dict: dict, prefix: str, *args: 
     found = sorted({k[len(prefix) :].split(".")[1] for k in state_dict if k.startswith(f"{prefix}heads.")})
     expected = sorted(module.heads)
     if found and found != expected:
-        raise ValueError(
+        raise ConfigError(
             f"the checkpoint's UNet++ has heads {', '.join(found)} but this one has {', '.join(expected)}: set"
             " model.net.deep_supervision and model.net.depth as it was trained (a head on each X^{0,j} means"
             " deep_supervision=true)"

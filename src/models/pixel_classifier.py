@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from torch import nn
 
+from src.errors import ConfigError
+
 
 class PixelClassifier(nn.Sequential):
     """1x1 convolutions only: each pixel is classified from its own colour, with no spatial context."""
 
     def __init__(self, in_channels: int = 3, num_classes: int = 34, hidden_channels: int = 64, layers: int = 2) -> None:
         if layers < 1:
-            raise ValueError(f"model.net.layers must be >= 1, got {layers}")
+            raise ConfigError(f"model.net.layers must be >= 1, got {layers}")
         modules: list[nn.Module] = []
         channels = in_channels
         for _ in range(layers):

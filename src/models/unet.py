@@ -8,19 +8,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from src.errors import ConfigError
 from src.models.blocks import ConvBlock, Down, Head, Up
 
 
 def check_net_args(num_classes: int, base_channels: int, depth: int, dropout: Sequence[float]) -> None:
     """Reject settings that cannot build a network, naming the config key at fault."""
     if depth < 1:
-        raise ValueError(f"model.net.depth must be >= 1, got {depth}")
+        raise ConfigError(f"model.net.depth must be >= 1, got {depth}")
     if base_channels < 1:
-        raise ValueError(f"model.net.base_channels must be >= 1, got {base_channels}")
+        raise ConfigError(f"model.net.base_channels must be >= 1, got {base_channels}")
     if num_classes < 2:
-        raise ValueError(f"model.net.num_classes must be >= 2, got {num_classes}")
+        raise ConfigError(f"model.net.num_classes must be >= 2, got {num_classes}")
     if len(dropout) != 2 or not all(0.0 <= p < 1.0 for p in dropout):
-        raise ValueError(f"model.net.dropout must be two probabilities in [0, 1), got {list(dropout)}")
+        raise ConfigError(f"model.net.dropout must be two probabilities in [0, 1), got {list(dropout)}")
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:

@@ -1,0 +1,108 @@
+"""Check a dataset before training on it: `python -m src.check_data data=camvid data.root=...` (conf/check_data.yaml).
+
+Reads and checks every file (building the cache when `data.cache=true`), then reports each split's size and
+class pixel shares, and how fast the configured DataLoader serves one epoch of the train split from the cache
+and decoding the files each time. Run it twice: the first run pays for building the cache, the second only
+checks it. Writes data_report.json to its run folder.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import hydra
+import numpy as np
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from rich.console import Console
+from rich.table import Table
+
+from src.data.datamodule import SPLITS, SegmentationDataModule
+from src.errors import ConfigError, exit_on_user_error
+
+
+def epoch_seconds(datamodule: SegmentationDataModule, max_batches: int | None) -> tuple[float, int]:
+    """Seconds for one pass over the train loader (worker start-up included), and images served."""
+    start, images = time.perf_counter(), 0
+    for i, (batch, _) in enumerate(datamodule.train_dataloader()):
+        images += len(batch)
+        if max_batches is not None and i + 1 >= max_batches:
+            break
+    return time.perf_counter() - start, images
+
+
+def class_shares(datamodule: SegmentationDataModule, split: str) -> np.ndarray:
+    """The share of each class (and of ignored pixels, last) among all pixels of a split."""
+    counts = np.zeros(256, dtype=np.int64)
+    dataset = datamodule.datasets[split]
+    for i in range(len(dataset)):
+        counts += np.bincount(dataset[i][1].numpy().ravel(), minlength=256)
+    k = datamodule.table.num_classes
+    return np.append(counts[:k], counts[k:].sum()) / max(counts.sum(), 1)
+
+
+def check_data(cfg: DictConfig) -> dict:
+    """Prepare (check and cache) every split, then measure; returns the report."""
+    torch.manual_seed(0)
+    datamodule: SegmentationDataModule = instantiate(cfg.data)
+    start = time.perf_counter()
+    datamodule.prepare_data()
+    prepare = time.perf_counter() - start
+    datamodule.setup()
+    report: dict = {"dataset": datamodule.name, "root": str(datamodule.root), "prepare_seconds": round(prepare, 2)}
+    report["splits"] = {s: len(d) for s, d in datamodule.datasets.items() if s in SPLITS}
+    report["class_shares"] = {s: class_shares(datamodule, s).round(5).tolist() for s in datamodule.datasets}
+
+    cached = epoch_seconds(datamodule, cfg.max_batches)
+    if cached[1] == 0:
+        raise ConfigError(
+            f"data.batch_size={datamodule.hparams.batch_size} is larger than the {report['splits']['train']}"
+            " train images: no full batch to time"
+        )
+    datamodule.hparams.cache = False
+    datamodule.datasets.clear()
+    datamodule.setup("fit")
+    decoded = epoch_seconds(datamodule, cfg.max_batches)
+    report["train_epoch"] = {
+        "images": cached[1],
+        "cached_seconds": round(cached[0], 3),
+        "decoding_seconds": round(decoded[0], 3),
+        "cached_images_per_s": round(cached[1] / cached[0], 1),
+        "decoding_images_per_s": round(decoded[1] / decoded[0], 1),
+        "speedup": round(decoded[0] / cached[0], 1),
+    }
+    return report
+
+
+def print_report(report: dict, class_names: list[str]) -> None:
+    console = Console()
+    console.print(f"{report['dataset']} at {report['root']}: {report['splits']}")
+    console.print(f"checked every file and prepared the cache in {report['prepare_seconds']} s")
+    table = Table(title="Pixel share per class (%)")
+    table.add_column("class")
+    for split in report["class_shares"]:
+        table.add_column(split, justify="right")
+    for i, name in enumerate([*class_names, "(ignored)"]):
+        table.add_row(name, *(f"{100 * shares[i]:.2f}" for shares in report["class_shares"].values()))
+    console.print(table)
+    epoch = report["train_epoch"]
+    console.print(
+        f"train epoch ({epoch['images']} images): {epoch['cached_seconds']} s from the cache"
+        f" ({epoch['cached_images_per_s']} img/s), {epoch['decoding_seconds']} s decoding the files"
+        f" ({epoch['decoding_images_per_s']} img/s): {epoch['speedup']}x"
+    )
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="check_data.yaml")
+@exit_on_user_error
+def main(cfg: DictConfig) -> None:
+    report = check_data(cfg)
+    print_report(report, instantiate(cfg.data).class_names)
+    (Path(cfg.paths.output_dir) / "data_report.json").write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

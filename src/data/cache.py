@@ -1,0 +1,186 @@
+"""A one-time cache of a decoded, checked and resized split: two uint8 .npy arrays, memory-mapped when read.
+
+Decoding and resizing a 2048x1024 PNG costs ~30 ms per core, more than a training step of a small net, so
+each split is decoded once. The cache folder is named by what defines its content (dataset, root, split,
+size, class mapping); its meta.json also records the source files' sizes and mtimes (stale when they change)
+and a CRC of each array (corrupt when it does not match). It is built in a temporary folder and renamed into
+place, so a killed build never leaves a cache that a later run trusts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import warnings
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from src.data.decode import load_pair
+from src.data.labels import ClassTable
+
+CACHE_VERSION = 1  # bump when the decoding or the file format changes
+Pair = tuple[Path, Path]
+
+
+def fingerprint(pairs: Sequence[Pair]) -> str:
+    """A hash of the source files' paths, sizes and modification times: it changes when any file does."""
+    digest = hashlib.sha256()
+    for path in (p for pair in pairs for p in pair):
+        stat = path.stat()
+        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def file_crc(path: Path) -> int:
+    """CRC-32 of a file, read in 16 MiB chunks (~1 GB/s: a 128x256 Cityscapes train cache checks in 0.3 s)."""
+    crc = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 24):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def cache_folder(cache_dir: str | Path, name: str, identity: dict) -> Path:
+    """The folder for one split's cache: readable prefix + hash of everything that defines its content."""
+    key = hashlib.sha256(json.dumps({"version": CACHE_VERSION, **identity}, sort_keys=True).encode()).hexdigest()
+    return Path(cache_dir).expanduser() / f"{name}_{key[:12]}"
+
+
+def check_cache(folder: Path, source_fingerprint: str) -> str | None:
+    """None if the cache in `folder` can be trusted, else why not (missing, stale, corrupt)."""
+    meta_path = folder / "meta.json"
+    if not meta_path.is_file():
+        return "missing"
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return "corrupt: unreadable meta.json"
+    if meta.get("version") != CACHE_VERSION:
+        return f"stale: made by cache version {meta.get('version')}, not {CACHE_VERSION}"
+    if meta.get("fingerprint") != source_fingerprint:
+        return "stale: the source files changed since it was built"
+    for name, crc in meta.get("crc", {}).items():
+        path = folder / name
+        if not path.is_file() or file_crc(path) != crc:
+            return f"corrupt: {name} does not match its checksum"
+    return None
+
+
+def build_cache(
+    folder: Path,
+    pairs: Sequence[Pair],
+    table: ClassTable,
+    size: Sequence[int],
+    source_fingerprint: str,
+    workers: int = 0,
+    description: str = "caching",
+) -> list[str]:
+    """Decode, check, map and resize every pair into `folder`; returns the files whose image mode was converted."""
+    height, width = size
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    converted: list[str] = []
+    try:
+        images = np.lib.format.open_memmap(tmp / "images.npy", "w+", np.uint8, (len(pairs), height, width, 3))
+        labels = np.lib.format.open_memmap(tmp / "labels.npy", "w+", np.uint8, (len(pairs), height, width))
+        load = partial(_load, table=table, size=tuple(size))
+        with ProcessPoolExecutor(workers) if workers > 0 else _InProcess() as pool:
+            results = pool.map(load, pairs, chunksize=8)
+            for i, (image, label, mode) in enumerate(tqdm(results, total=len(pairs), desc=description, unit="img")):
+                images[i], labels[i] = image, label
+                if mode is not None:
+                    converted.append(f"{pairs[i][0]} ({mode})")
+        images.flush()
+        labels.flush()
+        del images, labels
+        meta = {
+            "version": CACHE_VERSION,
+            "fingerprint": source_fingerprint,
+            "count": len(pairs),
+            "size": [height, width],
+            "classes": list(table.names),
+            "converted_to_rgb": converted,
+            "crc": {name: file_crc(tmp / name) for name in ("images.npy", "labels.npy")},
+        }
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+        for name in ("images.npy", "labels.npy", "meta.json"):
+            with open(tmp / name, "rb") as f:
+                os.fsync(f.fileno())
+        _swap_into_place(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return converted
+
+
+def load_cache(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The (images, labels) arrays of a checked cache, memory-mapped read-only."""
+    return np.load(folder / "images.npy", mmap_mode="r"), np.load(folder / "labels.npy", mmap_mode="r")
+
+
+def ensure_cache(
+    cache_dir: str | Path,
+    name: str,
+    identity: dict,
+    pairs: Sequence[Pair],
+    table: ClassTable,
+    size: Sequence[int],
+    workers: int = 0,
+) -> Path:
+    """The folder of a trusted cache for these pairs, building (or rebuilding) it first when needed."""
+    folder = cache_folder(cache_dir, name, identity)
+    source = fingerprint(pairs)
+    problem = check_cache(folder, source)
+    if problem is None:
+        return folder
+    if problem != "missing":
+        warnings.warn(f"data cache {folder} is {problem}; rebuilding it", stacklevel=2)
+    converted = build_cache(folder, pairs, table, size, source, workers, description=f"caching {name}")
+    if converted:
+        warnings.warn(
+            f"{len(converted)} image(s) of {name} were not 8-bit RGB and were converted to RGB, e.g. {converted[0]}",
+            stacklevel=2,
+        )
+    return folder
+
+
+def _load(pair: Pair, table: ClassTable, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, str | None]:
+    return load_pair(pair[0], pair[1], table, size)
+
+
+class _InProcess:
+    """The executor interface, run serially in this process (workers=0, as for DataLoaders)."""
+
+    def __enter__(self) -> _InProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def map(self, fn: Callable, items: Iterable, chunksize: int = 1) -> Iterator:  # as Executor.map
+        return map(fn, items)
+
+
+def _swap_into_place(tmp: Path, folder: Path) -> None:
+    """Rename the finished `tmp` to `folder`, moving any old cache out of the way first."""
+    old = None
+    if folder.exists():
+        old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+        os.replace(folder, old)
+    try:
+        os.replace(tmp, folder)
+    except OSError:
+        if not folder.exists():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)  # another process put an equal cache in place first
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,83 @@
+"""Any images/ + masks/ folders, paired by file stem: what most users with their own data have."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from src.errors import DataError, MissingDataError
+
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+SPLITS = ("train", "val", "test")
+
+
+def list_images(folder: Path) -> dict[str, Path]:
+    """Image files in `folder` by stem; two files with one stem is ambiguous and an error."""
+    found: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file():
+            if path.stem in found:
+                raise DataError(f"{path} and {found[path.stem]} share the stem {path.stem!r}; expected one per stem")
+            found[path.stem] = path
+    return found
+
+
+def pair_by_stem(image_dir: Path, mask_dir: Path, layout: str) -> list[tuple[Path, Path]]:
+    """(image, mask) pairs with equal stems, sorted; a missing folder or an unpaired file is an error."""
+    for folder in (image_dir, mask_dir):
+        if not folder.is_dir():
+            raise MissingDataError(f"no folder {folder}; expected {layout}")
+    images, masks = list_images(image_dir), list_images(mask_dir)
+    if not images:
+        raise MissingDataError(f"no images in {image_dir}; expected {layout}")
+    for stem, image in images.items():
+        if stem not in masks:
+            raise MissingDataError(f"no mask for {image} (expected {mask_dir / stem}.png)")
+    for stem, mask in masks.items():
+        if stem not in images:
+            raise MissingDataError(f"{mask} has no image (expected {image_dir / stem}.<png|jpg|...>)")
+    return [(images[stem], masks[stem]) for stem in sorted(images)]
+
+
+def folder_layout(root: Path, images: str, masks: str) -> str:
+    return (
+        f"{root}/{images}/<split>/<name>.<png|jpg> with masks {root}/{masks}/<split>/<name>.png, or no <split>"
+        f" folders and data.val_fraction/test_fraction to split {root}/{images}/ itself"
+    )
+
+
+def has_split_folders(root: Path, images: str) -> bool:
+    return any((root / images / split).is_dir() for split in SPLITS)
+
+
+def find_folder_pairs(
+    root: str | Path,
+    split: str,
+    images: str = "images",
+    masks: str = "masks",
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.0,
+    seed: int = 0,
+) -> list[tuple[Path, Path]]:
+    """The pairs of `split`: from <split>/ sub-folders when there are any, else a fixed random share of all."""
+    root = Path(root).expanduser()
+    layout = folder_layout(root, images, masks)
+    if not root.is_dir():
+        raise MissingDataError(f"no folder {root} (data.root); expected {layout}")
+    if has_split_folders(root, images):
+        return pair_by_stem(root / images / split, root / masks / split, layout)
+    pairs = pair_by_stem(root / images, root / masks, layout)
+    order = np.random.default_rng(seed).permutation(len(pairs))  # fixed by seed: the same split every run
+    n_test, n_val = round(test_fraction * len(pairs)), round(val_fraction * len(pairs))
+    chosen = {"test": order[:n_test], "val": order[n_test : n_test + n_val], "train": order[n_test + n_val :]}[split]
+    return [pairs[i] for i in sorted(chosen)]
+
+
+def folder_has_split(
+    root: str | Path, split: str, images: str = "images", val_fraction: float = 0.1, test_fraction: float = 0.0
+) -> bool:
+    root = Path(root).expanduser()
+    if has_split_folders(root, images):
+        return (root / images / split).is_dir()
+    return {"train": True, "val": val_fraction > 0, "test": test_fraction > 0}[split]
