@@ -21,7 +21,8 @@ from rich.console import Console
 from rich.table import Table
 
 from src.data.datamodule import SPLITS, SegmentationDataModule
-from src.errors import ConfigError, exit_on_user_error
+from src.errors import ConfigError
+from src.exit_on_user_error import exit_on_user_error
 
 
 def epoch_seconds(datamodule: SegmentationDataModule, max_batches: int | None) -> tuple[float, int]:
@@ -35,11 +36,8 @@ def epoch_seconds(datamodule: SegmentationDataModule, max_batches: int | None) -
 
 
 def class_shares(datamodule: SegmentationDataModule, split: str) -> np.ndarray:
-    """The share of each class (and of ignored pixels, last) among all pixels of a split."""
-    counts = np.zeros(256, dtype=np.int64)
-    dataset = datamodule.datasets[split]
-    for i in range(len(dataset)):
-        counts += np.bincount(dataset[i][1].numpy().ravel(), minlength=256)
+    """The share of each class (and of ignored pixels, last) among all pixels of a split, before augmentation."""
+    counts = datamodule.label_counts(split)
     k = datamodule.table.num_classes
     return np.append(counts[:k], counts[k:].sum()) / max(counts.sum(), 1)
 
@@ -53,6 +51,7 @@ def check_data(cfg: DictConfig) -> dict:
     prepare = time.perf_counter() - start
     datamodule.setup()
     report: dict = {"dataset": datamodule.name, "root": str(datamodule.root), "prepare_seconds": round(prepare, 2)}
+    report["cache"] = dict(datamodule.cache_status)  # per split: reused, built or rebuilt (why)
     report["splits"] = {s: len(d) for s, d in datamodule.datasets.items() if s in SPLITS}
     report["class_shares"] = {s: class_shares(datamodule, s).round(5).tolist() for s in datamodule.datasets}
 
@@ -80,7 +79,7 @@ def check_data(cfg: DictConfig) -> dict:
 def print_report(report: dict, class_names: list[str]) -> None:
     console = Console()
     console.print(f"{report['dataset']} at {report['root']}: {report['splits']}")
-    console.print(f"checked every file and prepared the cache in {report['prepare_seconds']} s")
+    console.print(f"prepared in {report['prepare_seconds']} s; cache per split: {report['cache'] or 'off'}")
     table = Table(title="Pixel share per class (%)")
     table.add_column("class")
     for split in report["class_shares"]:

@@ -8,7 +8,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from src.config_tree import print_config_tree
-from src.errors import ConfigError, exit_on_user_error
+from src.errors import ConfigError
+from src.exit_on_user_error import exit_on_user_error
 from src.instantiate import instantiate_group
 
 

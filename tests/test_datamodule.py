@@ -312,7 +312,9 @@ def break_dataset(root: Path, case: str) -> tuple[Path, str]:
         Image.fromarray(np.array(Image.open(label)).astype(np.uint16) * 300).save(label)
         return label, "16-bit label PNG"
     if case == "colour label":
-        Image.fromarray(np.zeros((36, 48, 3), np.uint8)).save(label)
+        colours = np.zeros((36, 48, 3), np.uint8)
+        colours[..., 0] = 128  # CamVid's colour annotation style: road is (128, 64, 128)
+        Image.fromarray(colours).save(label)
         return label, "not a colour-coded mask"
     raise AssertionError(case)
 
@@ -336,7 +338,13 @@ def test_bad_data_is_one_clear_error_naming_the_file(tmp_path, case, cache):
     root = write_camvid(tmp_path / "camvid", {"train": 3, "val": 2})
     named, expected = break_dataset(root, case)
     dm = CamVidDataModule(
-        root=str(root), size=(18, 24), num_classes=11, num_workers=0, cache=cache, cache_dir=str(tmp_path / "c")
+        root=str(root),
+        size=(18, 24),
+        num_classes=11,
+        batch_size=2,
+        num_workers=0,
+        cache=cache,
+        cache_dir=str(tmp_path / "c"),
     )
     with pytest.raises(ValueError) as err:  # DataError, or MissingDataError (also a FileNotFoundError)
         dm.prepare_data()
@@ -354,7 +362,9 @@ def test_grayscale_and_rgba_images_are_converted_with_a_warning(tmp_path, mode):
     root = write_camvid(tmp_path / "camvid", {"train": 3, "val": 2})
     image = sorted((root / "train").glob("*.png"))[0]
     Image.open(image).convert(mode).save(image)
-    dm = CamVidDataModule(root=str(root), size=(36, 48), num_classes=11, num_workers=0, cache_dir=str(tmp_path / "c"))
+    dm = CamVidDataModule(
+        root=str(root), size=(36, 48), num_classes=11, batch_size=2, num_workers=0, cache_dir=str(tmp_path / "c")
+    )
     with pytest.warns(
         UserWarning, match=rf"1 image\(s\) of camvid_train_36x48 .* converted to RGB, e\.g\. .*\({mode}\)"
     ):
@@ -365,3 +375,116 @@ def test_grayscale_and_rgba_images_are_converted_with_a_warning(tmp_path, mode):
     assert served.shape == (36, 48, 3)
     if mode == "L":
         assert torch.equal(served[..., 0], served[..., 1]) and torch.equal(served[..., 1], served[..., 2])
+
+
+def test_train_id_files_are_detected_per_split(tmp_path):
+    root = write_cityscapes(tmp_path / "cs", {"train": 2, "val": 2})
+    write_cityscapes(tmp_path / "cs", {"train": 2}, train_id_files=True)  # train gets files holding 5s, val not
+    dm = cityscapes(root, tmp_path, label_mode="trainIds", num_classes=19)
+    assert set(torch.unique(all_labels(dm, "train")).tolist()) == {5}
+    assert set(torch.unique(all_labels(dm, "val")).tolist()) == {255, 0, 1, 13}  # mapped from label ids
+
+
+def test_binary_and_grey_rgb_masks_and_jpeg_masks(tmp_path):
+    root = tmp_path / "mine"
+    write_folder(root, {"train": 3, "val": 2}, values=(0, 255))
+    kwargs = {"root": str(root), "class_names": ["background", "object"], "num_classes": 2, "size": (20, 30)}
+    kwargs |= {"num_workers": 0, "batch_size": 2, "cache_dir": str(tmp_path / "c")}
+    dm = FolderDataModule(ignore_index=None, value_map={255: 1}, **kwargs)  # 0/255 masks
+    assert set(torch.unique(all_labels(dm, "val")).tolist()) == {0, 1}
+
+    for mask in (root / "masks" / "val").glob("*.png"):  # 1-bit masks hold 0 and 1
+        Image.fromarray(np.array(Image.open(mask)) > 0).convert("1").save(mask)
+    for mask in (root / "masks" / "train").glob("*.png"):  # grey saved as RGB: the channels repeat one value
+        Image.open(mask).convert("RGB").save(mask)
+    dm = FolderDataModule(ignore_index=None, value_map={255: 1}, **kwargs)
+    assert set(torch.unique(all_labels(dm, "val")).tolist()) == {0, 1}
+    assert set(torch.unique(all_labels(dm, "train")).tolist()) == {0, 1}
+
+    mask = sorted((root / "masks" / "val").glob("*.png"))[0]
+    Image.open(mask).convert("L").save(mask.with_suffix(".jpg"))
+    mask.unlink()
+    with pytest.raises(ValueError, match=r"a JPEG mask; expected a lossless format"):
+        FolderDataModule(ignore_index=None, value_map={255: 1}, **kwargs).setup("validate")
+
+
+def test_fractions_that_leave_a_split_empty_or_do_not_add_up_are_errors(tmp_path):
+    root = write_folder(tmp_path / "mine", 4)
+    kwargs = {"root": str(root), "class_names": ["bg", "road", "car"], "num_classes": 3, "cache": False}
+    with pytest.raises(ValueError, match=r"the val split is empty \(4 pairs x 0\.10 rounds to 0\)"):
+        FolderDataModule(val_fraction=0.1, **kwargs).find_pairs("val")
+    with pytest.raises(ValueError, match=r"data\.val_fraction=0\.6 and data\.test_fraction=0\.5"):
+        FolderDataModule(val_fraction=0.6, test_fraction=0.5, **kwargs).find_pairs("train")
+
+
+def test_adding_a_file_moves_no_other_file_between_folder_splits(tmp_path):
+    root = write_folder(tmp_path / "mine", 20)
+    kwargs = {"class_names": ["bg", "road", "car"], "num_classes": 3, "val_fraction": 0.25, "cache": False}
+    before = FolderDataModule(root=str(root), **kwargs).find_pairs("val")
+    new = root / "images" / "zzz_new.jpg"
+    shutil.copy(sorted((root / "images").glob("*.jpg"))[0], new)
+    shutil.copy(sorted((root / "masks").glob("*.png"))[0], root / "masks" / "zzz_new.png")
+    after = FolderDataModule(root=str(root), **kwargs).find_pairs("val")
+    assert len(set(before) - set(after)) <= 1  # at most the one pushed out by the newcomer
+
+
+def test_a_train_split_smaller_than_the_batch_is_an_error(tmp_path):
+    root = write_camvid(tmp_path / "camvid", {"train": 3, "val": 2})
+    dm = CamVidDataModule(
+        root=str(root), size=(18, 24), num_classes=11, batch_size=4, num_workers=0, cache_dir=str(tmp_path / "c")
+    )
+    with pytest.raises(ValueError, match=r"data\.batch_size=4 is larger than the 3 train images"):
+        dm.setup("fit")
+
+
+def test_relative_and_absolute_roots_share_one_cache_and_split_settings_do_not(tmp_path, monkeypatch):
+    root = write_folder(tmp_path / "mine", 20)
+    kwargs = {"class_names": ["bg", "road", "car"], "num_classes": 3, "size": (20, 30), "num_workers": 0}
+    kwargs["cache_dir"] = str(tmp_path / "c")
+    FolderDataModule(root=str(root), **kwargs).setup("validate")
+    monkeypatch.chdir(tmp_path)
+    dm = FolderDataModule(root="mine", **kwargs)
+    dm.setup("validate")
+    assert dm.cache_status == {"val": "reused"}
+    other = FolderDataModule(root="mine", split_seed=1, **kwargs)
+    other.setup("validate")
+    assert other.cache_status == {"val": "built"}  # another split: its own cache, not a "stale" rebuild
+    assert len(list((tmp_path / "c").glob("folder_val_*"))) == 2
+
+
+def test_a_full_disk_is_a_data_error_naming_the_cache_dir(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    def no_space(fd, offset, length):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "posix_fallocate", no_space)
+    root = write_camvid(tmp_path / "camvid", {"train": 2, "val": 2})
+    dm = CamVidDataModule(root=str(root), size=(18, 24), num_classes=11, num_workers=0, cache_dir=str(tmp_path / "c"))
+    with pytest.raises(ValueError, match=r"cannot reserve .* MiB for the data cache \(No space left on device\)"):
+        dm.prepare_data()
+    assert not list((tmp_path / "c").iterdir())  # the temporary folder went too
+
+
+def test_each_loader_worker_draws_its_own_augmentations(scenes, tmp_path):
+    from src.data.datamodule import seed_worker_transform
+    from src.data.segmentation_dataset import CachedDataset
+
+    class SameImage(CachedDataset):  # 16 reads of image 0: only the random flip can change what is served
+        def __len__(self) -> int:
+            return 16
+
+        def __getitem__(self, index: int):
+            return super().__getitem__(0)
+
+    dm = cityscapes(scenes, tmp_path, size=(64, 128), num_workers=2, augment={"hflip": 0.5, "jitter": 0.0})
+    dm.setup("fit")
+    train = dm.datasets["train"]
+    same = SameImage(train.folder, train.transform)
+    images, labels = same._arrays_or_load()
+    plain = dm.datasets["val"].transform(image=np.array(images[0]), mask=np.array(labels[0]))["image"]
+    loader = torch.utils.data.DataLoader(same, batch_size=1, num_workers=2, worker_init_fn=seed_worker_transform)
+    flipped = [not torch.equal(image[0], plain) for image, _ in loader]
+    assert flipped[0::2] != flipped[1::2]  # worker 0 serves batches 0, 2, ...; worker 1 serves 1, 3, ...
+    assert 0 < sum(flipped) < 16

@@ -2,9 +2,9 @@
 
 Decoding and resizing a 2048x1024 PNG costs ~30 ms per core, more than a training step of a small net, so
 each split is decoded once. The cache folder is named by what defines its content (dataset, root, split,
-size, class mapping); its meta.json also records the source files' sizes and mtimes (stale when they change)
-and a CRC of each array (corrupt when it does not match). It is built in a temporary folder and renamed into
-place, so a killed build never leaves a cache that a later run trusts.
+the list of files, size, class mapping); its meta.json also records the files' sizes and mtimes (stale when
+they change) and a CRC of each array (corrupt when it does not match). It is built in a temporary folder and
+renamed into place, so a killed build never leaves a cache that a later run trusts.
 """
 
 from __future__ import annotations
@@ -26,17 +26,27 @@ from tqdm import tqdm
 
 from src.data.decode import load_pair
 from src.data.labels import ClassTable
+from src.errors import DataError
 
 CACHE_VERSION = 1  # bump when the decoding or the file format changes
 Pair = tuple[Path, Path]
 
 
-def fingerprint(pairs: Sequence[Pair]) -> str:
-    """A hash of the source files' paths, sizes and modification times: it changes when any file does."""
+def relative_names(pairs: Sequence[Pair], root: Path) -> list[str]:
+    """The files' paths relative to the resolved root, so `data.root=cv` and `data.root=/abs/cv` agree."""
+    return [
+        str(p.resolve().relative_to(root)) if p.resolve().is_relative_to(root) else str(p)
+        for pair in pairs
+        for p in pair
+    ]
+
+
+def fingerprint(pairs: Sequence[Pair], root: Path) -> str:
+    """A hash of the source files' names, sizes and modification times: it changes when any file does."""
     digest = hashlib.sha256()
-    for path in (p for pair in pairs for p in pair):
+    for name, path in zip(relative_names(pairs, root), (p for pair in pairs for p in pair), strict=True):
         stat = path.stat()
-        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
 
@@ -90,15 +100,19 @@ def build_cache(
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     converted: list[str] = []
     try:
-        images = np.lib.format.open_memmap(tmp / "images.npy", "w+", np.uint8, (len(pairs), height, width, 3))
-        labels = np.lib.format.open_memmap(tmp / "labels.npy", "w+", np.uint8, (len(pairs), height, width))
+        images = _allocate(tmp / "images.npy", (len(pairs), height, width, 3))
+        labels = _allocate(tmp / "labels.npy", (len(pairs), height, width))
         load = partial(_load, table=table, size=tuple(size))
         with ProcessPoolExecutor(workers) if workers > 0 else _InProcess() as pool:
-            results = pool.map(load, pairs, chunksize=8)
-            for i, (image, label, mode) in enumerate(tqdm(results, total=len(pairs), desc=description, unit="img")):
-                images[i], labels[i] = image, label
-                if mode is not None:
-                    converted.append(f"{pairs[i][0]} ({mode})")
+            try:
+                results = pool.map(load, pairs, chunksize=8)
+                for i, (image, label, mode) in enumerate(tqdm(results, total=len(pairs), desc=description, unit="img")):
+                    images[i], labels[i] = image, label
+                    if mode is not None:
+                        converted.append(f"{pairs[i][0]} ({mode})")
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)  # the first bad file ends the build, not the last
+                raise
         images.flush()
         labels.flush()
         del images, labels
@@ -122,6 +136,20 @@ def build_cache(
     return converted
 
 
+def _allocate(path: Path, shape: tuple[int, ...]) -> np.ndarray:
+    """A writable .npy memmap whose disk blocks are reserved now: a full disk is an error here, not a SIGBUS later."""
+    array = np.lib.format.open_memmap(path, "w+", np.uint8, shape)
+    with open(path, "r+b") as f:
+        try:
+            os.posix_fallocate(f.fileno(), 0, os.path.getsize(path))
+        except OSError as err:
+            raise DataError(
+                f"{path.parent.parent}: cannot reserve {os.path.getsize(path) / 2**20:.0f} MiB for the data cache"
+                f" ({err.strerror}); free space there or set data.cache_dir elsewhere"
+            ) from None
+    return array
+
+
 def load_cache(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     """The (images, labels) arrays of a checked cache, memory-mapped read-only."""
     return np.load(folder / "images.npy", mmap_mode="r"), np.load(folder / "labels.npy", mmap_mode="r")
@@ -131,17 +159,21 @@ def ensure_cache(
     cache_dir: str | Path,
     name: str,
     identity: dict,
+    root: Path,
     pairs: Sequence[Pair],
     table: ClassTable,
     size: Sequence[int],
     workers: int = 0,
-) -> Path:
-    """The folder of a trusted cache for these pairs, building (or rebuilding) it first when needed."""
-    folder = cache_folder(cache_dir, name, identity)
-    source = fingerprint(pairs)
+) -> tuple[Path, str]:
+    """The folder of a trusted cache for these pairs, and "reused", "built" or "rebuilt (<why>)"."""
+    if not pairs:
+        raise DataError(f"{name}: no image/label pairs to cache (data.root={root}); expected at least one")
+    files = hashlib.sha256("\n".join(relative_names(pairs, root)).encode()).hexdigest()
+    folder = cache_folder(cache_dir, name, {**identity, "files": files})
+    source = fingerprint(pairs, root)
     problem = check_cache(folder, source)
     if problem is None:
-        return folder
+        return folder, "reused"
     if problem != "missing":
         warnings.warn(f"data cache {folder} is {problem}; rebuilding it", stacklevel=2)
     converted = build_cache(folder, pairs, table, size, source, workers, description=f"caching {name}")
@@ -150,7 +182,7 @@ def ensure_cache(
             f"{len(converted)} image(s) of {name} were not 8-bit RGB and were converted to RGB, e.g. {converted[0]}",
             stacklevel=2,
         )
-    return folder
+    return folder, "built" if problem == "missing" else f"rebuilt ({problem})"
 
 
 def _load(pair: Pair, table: ClassTable, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, str | None]:
@@ -168,6 +200,9 @@ class _InProcess:
 
     def map(self, fn: Callable, items: Iterable, chunksize: int = 1) -> Iterator:  # as Executor.map
         return map(fn, items)
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        return None
 
 
 def _swap_into_place(tmp: Path, folder: Path) -> None:

@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 from lightning import LightningDataModule
 from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import DataLoader, Dataset
 
 from src.data import camvid, cityscapes, folder
-from src.data.cache import ensure_cache
+from src.data.cache import ensure_cache, load_cache
+from src.data.decode import load_pair
 from src.data.labels import ClassTable, camvid_table, cityscapes_table, folder_table
 from src.data.segmentation_dataset import CachedDataset, FileDataset
 from src.data.synthetic import GENERATOR_VERSION, write_synthetic_cityscapes
@@ -26,15 +28,20 @@ SPLITS = ("train", "val", "test")
 Pair = tuple[Path, Path]
 
 
+STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
+
+
 def seed_worker_transform(worker_id: int) -> None:
-    """Give each loader worker its own augmentation stream, derived from torch's per-worker seed.
+    """Give each loader worker its own augmentation stream, derived from torch's per-worker seed and the rank.
 
     Every worker starts with a copy of the same albumentations RNG; left alone they would all draw the
-    same flips and jitters, and repeat them every epoch.
+    same flips and jitters, and repeat them every epoch. torch's worker seed is the same on every DDP rank,
+    so the rank is mixed in too.
     """
-    transform = getattr(torch.utils.data.get_worker_info().dataset, "transform", None)
+    dataset = torch.utils.data.get_worker_info().dataset
+    transform = getattr(dataset, "transform", None)
     if transform is not None:
-        transform.set_random_seed(torch.initial_seed() % 2**32)
+        transform.set_random_seed((torch.initial_seed() + 1_000_003 * getattr(dataset, "rank", 0)) % 2**32)
 
 
 class SegmentationDataModule(LightningDataModule):
@@ -66,6 +73,8 @@ class SegmentationDataModule(LightningDataModule):
         self.save_hyperparameters(logger=False)
         self.root = root
         self.datasets: dict[str, Dataset] = {}
+        self.cache_status: dict[str, str] = {}  # split -> "reused", "built" or "rebuilt (...)"
+        self._cache_folders: dict[str, Path] = {}  # checked in this process: not checked again by setup
 
     # What a dataset defines.
     @property
@@ -97,47 +106,73 @@ class SegmentationDataModule(LightningDataModule):
                 f" {self.table.num_classes} classes; set data.num_classes={self.table.num_classes}"
             )
 
+    def _stage_splits(self, stage: str | None) -> tuple[str, ...]:
+        """The splits a stage reads; all three when the stage is unknown."""
+        return tuple(s for s in STAGE_SPLITS.get(stage, SPLITS) if s != "test" or self.has_split(s))
+
     def prepare_data(self) -> None:
         self.check_config()
+        stage = self.trainer.state.fn.value if self.trainer is not None else None
         if self.hparams.cache:
-            for split in SPLITS:
-                if self.has_split(split):
-                    self._cache_folder(split)
+            for split in self._stage_splits(stage):  # fit caches train and val; test, when it comes, test
+                self._cache_folder(split)
+        if stage in (None, "fit") and not self.has_split("test"):
+            rank_zero_warn(f"{self.name} at {self.root} has no test split: the run ends with validation metrics")
 
     def setup(self, stage: str | None = None) -> None:
         self.check_config()
         hp = self.hparams
-        splits = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
-        for split in splits.get(stage, SPLITS):
+        rank = self.trainer.global_rank if self.trainer is not None else 0
+        for split in self._stage_splits(stage):
             if split in self.datasets:
                 continue
-            if split == "test" and not self.has_split(split):
-                rank_zero_warn(f"{self.name} at {self.root} has no test split: nothing to test")
-                continue
             if split == "train":
-                # Drawn from torch's RNG, so seed_everything(seed) fixes the augmentations too.
-                seed = int(torch.randint(0, 2**31 - 1, ()))
+                # Drawn from torch's RNG, so seed_everything(seed) fixes the augmentations too; each rank differs.
+                seed = int(torch.randint(0, 2**31 - 1, ())) + 1_000_003 * rank
                 transform = train_transform(hp.size, hp.mean, hp.std, seed=seed, **(hp.augment or {}))
             else:
                 transform = eval_transform(hp.mean, hp.std)
             if hp.cache:
-                self.datasets[split] = CachedDataset(self._cache_folder(split), transform)
+                dataset = CachedDataset(self._cache_folder(split), transform)
             else:
-                self.datasets[split] = FileDataset(self.find_pairs(split), self.split_table(split), hp.size, transform)
+                dataset = FileDataset(self.find_pairs(split), self.split_table(split), hp.size, transform)
+            dataset.rank = rank
+            if split == "train" and len(dataset) < hp.batch_size:
+                raise ConfigError(
+                    f"data.batch_size={hp.batch_size} is larger than the {len(dataset)} train images of {self.root}:"
+                    " no full batch to train on (the last, partial batch is dropped)"
+                )
+            self.datasets[split] = dataset
 
     def _cache_folder(self, split: str) -> Path:
+        """The checked cache of a split, built first if needed; checked once per process."""
+        if split in self._cache_folders:
+            return self._cache_folders[split]
         hp = self.hparams
         table = self.split_table(split)
+        root = Path(self.root).expanduser().resolve()
         identity = {
             "dataset": self.name,
-            "root": str(Path(self.root).expanduser().resolve()),
+            "root": str(root),
             "split": split,
             "size": list(hp.size),
             "lut": table.lut.tolist(),
             "valid": table.valid.tolist(),
         }
         name = f"{self.name}_{split}_{hp.size[0]}x{hp.size[1]}"
-        return ensure_cache(hp.cache_dir, name, identity, self.find_pairs(split), table, hp.size, hp.num_workers)
+        pairs = self.find_pairs(split)
+        folder, status = ensure_cache(hp.cache_dir, name, identity, root, pairs, table, hp.size, hp.num_workers)
+        self._cache_folders[split], self.cache_status[split] = folder, status
+        return folder
+
+    def label_counts(self, split: str) -> np.ndarray:
+        """Pixels per training index (256 entries; 255 = ignored) over a split as served, before augmentation."""
+        if self.hparams.cache:
+            labels = load_cache(self._cache_folder(split))[1]
+            return sum(np.bincount(labels[i].ravel(), minlength=256) for i in range(len(labels)))
+        table, size = self.split_table(split), self.hparams.size
+        pairs = self.find_pairs(split)
+        return sum(np.bincount(load_pair(*pair, table, size)[1].ravel(), minlength=256) for pair in pairs)
 
     def _loader(self, split: str, train: bool = False) -> DataLoader:
         hp = self.hparams
@@ -172,6 +207,7 @@ class CityscapesDataModule(SegmentationDataModule):
     name = "cityscapes"
 
     def __init__(self, root: str | None, label_mode: str = "labelIds", **kwargs) -> None:
+        cityscapes_table(label_mode)  # an unknown data.label_mode stops here, before the model is built
         super().__init__(root=root, **kwargs)
         self.label_mode = label_mode
 
@@ -224,10 +260,11 @@ class FolderDataModule(SegmentationDataModule):
         val_fraction: float = 0.1,
         test_fraction: float = 0.0,
         split_seed: int = 0,
+        value_map: dict[int, int] | None = None,
         **kwargs,
     ) -> None:
         super().__init__(root=root, **kwargs)
-        self._table = folder_table(class_names, ignore_index)
+        self._table = folder_table(class_names, ignore_index, value_map)
 
     @property
     def table(self) -> ClassTable:

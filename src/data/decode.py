@@ -17,7 +17,8 @@ from src.data.labels import ClassTable
 from src.errors import DataError
 
 RGB_CONVERTIBLE = {"L", "LA", "RGBA", "P", "PA", "CMYK", "YCbCr", "1"}  # 8-bit modes with an obvious RGB
-LABEL_MODES = {"L", "P", "1"}  # one 8-bit channel of class values
+LABEL_MODES = {"L", "P"}  # one 8-bit channel of class values
+GREY_IN_COLOUR = {"RGB": 3, "RGBA": 3, "LA": 1}  # modes whose first channels may all repeat one grey value
 
 
 def _open(path: Path) -> Image.Image:
@@ -45,7 +46,14 @@ def read_label(path: Path) -> np.ndarray:
     """(H, W) uint8 raw label values."""
     label = _open(path)
     if label.mode in LABEL_MODES:
-        return np.asarray(label.convert("L") if label.mode == "1" else label)
+        return np.asarray(label)
+    if label.mode == "1":  # a 1-bit mask: 0 and 1, not 0 and 255
+        return np.asarray(label, dtype=np.uint8)
+    if label.mode in GREY_IN_COLOUR:  # saved as colour but grey: the class values repeated in each channel
+        values = np.asarray(label)
+        grey = values[..., 0]
+        if (values[..., : GREY_IN_COLOUR[label.mode]] == grey[..., None]).all():
+            return np.ascontiguousarray(grey)
     if label.mode.startswith("I"):
         raise DataError(f"{path}: a 16-bit label PNG (mode {label.mode}); expected 8-bit class values (mode L or P)")
     raise DataError(
@@ -73,7 +81,9 @@ def resize_pair(image: np.ndarray, label: np.ndarray, size: Sequence[int]) -> tu
     shrink = height <= image.shape[0] and width <= image.shape[1]
     interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
     image = cv2.resize(image, (width, height), interpolation=interpolation)
-    label = cv2.resize(label, (width, height), interpolation=cv2.INTER_NEAREST)
+    # NEAREST_EXACT samples each target pixel's centre, as area averaging does; plain NEAREST takes the top-left
+    # source pixel, shifting labels ~half a target pixel up-left of their image.
+    label = cv2.resize(label, (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
     return image, label
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
-import numpy as np
-
-from src.errors import DataError, MissingDataError
+from src.errors import ConfigError, DataError, MissingDataError
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+LOSSY_EXTENSIONS = {".jpg", ".jpeg"}  # compression invents values between classes: no use for masks
 SPLITS = ("train", "val", "test")
 
 
@@ -31,6 +31,9 @@ def pair_by_stem(image_dir: Path, mask_dir: Path, layout: str) -> list[tuple[Pat
     images, masks = list_images(image_dir), list_images(mask_dir)
     if not images:
         raise MissingDataError(f"no images in {image_dir}; expected {layout}")
+    for mask in masks.values():
+        if mask.suffix.lower() in LOSSY_EXTENSIONS:
+            raise DataError(f"{mask}: a JPEG mask; expected a lossless format (PNG) holding exact class values")
     for stem, image in images.items():
         if stem not in masks:
             raise MissingDataError(f"no mask for {image} (expected {mask_dir / stem}.png)")
@@ -67,10 +70,23 @@ def find_folder_pairs(
         raise MissingDataError(f"no folder {root} (data.root); expected {layout}")
     if has_split_folders(root, images):
         return pair_by_stem(root / images / split, root / masks / split, layout)
+    if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
+        raise ConfigError(
+            f"data.val_fraction={val_fraction} and data.test_fraction={test_fraction} must be in [0, 1) and sum"
+            " to less than 1"
+        )
     pairs = pair_by_stem(root / images, root / masks, layout)
-    order = np.random.default_rng(seed).permutation(len(pairs))  # fixed by seed: the same split every run
+    # Rank by a hash of each stem: the same split every run, and a new file moves no other file between splits.
+    order = sorted(range(len(pairs)), key=lambda i: hashlib.sha256(f"{seed}:{pairs[i][0].stem}".encode()).digest())
     n_test, n_val = round(test_fraction * len(pairs)), round(val_fraction * len(pairs))
     chosen = {"test": order[:n_test], "val": order[n_test : n_test + n_val], "train": order[n_test + n_val :]}[split]
+    if not chosen:
+        fraction = {"train": 1 - val_fraction - test_fraction, "val": val_fraction, "test": test_fraction}[split]
+        fix = "lower data.val_fraction or data.test_fraction" if split == "train" else f"raise data.{split}_fraction"
+        raise DataError(
+            f"{root / images}: the {split} split is empty ({len(pairs)} pairs x {fraction:.2f} rounds to 0);"
+            f" expected at least one pair: add data or {fix}"
+        )
     return [pairs[i] for i in sorted(chosen)]
 
 

@@ -147,6 +147,8 @@ def cityscapes_table(label_mode: str = "labelIds", files_hold_train_ids: bool = 
     return table
 
 
+CITYSCAPES_NUM_CLASSES = {"labelIds": NUM_LABEL_IDS, "trainIds": len(TRAIN_LABELS)}
+
 # The SegNet release of CamVid: classes 0..10; 11 is "Unlabelled" and ignored.
 CAMVID_CLASSES: tuple[tuple[str, tuple[int, int, int]], ...] = (
     ("sky", (128, 128, 128)),
@@ -169,8 +171,13 @@ def camvid_table() -> ClassTable:
     return identity_table([n for n, _ in CAMVID_CLASSES], [c for _, c in CAMVID_CLASSES], void=[CAMVID_VOID])
 
 
-def folder_table(class_names: Sequence[str], ignore_index: int | None = IGNORE_INDEX) -> ClassTable:
-    """Masks holding 0..K-1 for the given classes and `ignore_index` for void; colours from a fixed palette."""
+def folder_table(
+    class_names: Sequence[str], ignore_index: int | None = IGNORE_INDEX, value_map: dict[int, int] | None = None
+) -> ClassTable:
+    """Masks holding 0..K-1 for the given classes and `ignore_index` for void; colours from a fixed palette.
+
+    `value_map` maps other raw mask values to a class first, e.g. {255: 1} for 0/255 binary masks.
+    """
     k = len(class_names)
     if k < 2:
         raise ConfigError(f"data.class_names must name at least 2 classes, got {list(class_names)}")
@@ -178,4 +185,15 @@ def folder_table(class_names: Sequence[str], ignore_index: int | None = IGNORE_I
         raise ConfigError(f"data.ignore_index must be null or in {k}..255 (not a class index), got {ignore_index}")
     rng = np.random.default_rng(0)  # fixed, distinct-enough colours for any number of classes
     colors = [tuple(int(c) for c in rng.integers(0, 256, 3)) for _ in range(k)]
-    return identity_table(class_names, colors, void=[] if ignore_index is None else [ignore_index])
+    table = identity_table(class_names, colors, void=[] if ignore_index is None else [ignore_index])
+    for raw, index in (value_map or {}).items():
+        if not (0 <= int(raw) <= 255 and 0 <= int(index) < k) or raw == ignore_index:
+            raise ConfigError(
+                f"data.value_map must map mask values 0..255 (not data.ignore_index) to class indices 0..{k - 1},"
+                f" got {raw}: {index}"
+            )
+        table.lut[int(raw)], table.valid[int(raw)] = int(index), True
+    if value_map:
+        mapped = ", ".join(f"{raw}->{index}" for raw, index in value_map.items())
+        table = ClassTable(table.names, table.colors, table.lut, table.valid, f"{table.description}, or {mapped}")
+    return table

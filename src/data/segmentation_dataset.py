@@ -33,10 +33,13 @@ class CachedDataset(Dataset):
     def __len__(self) -> int:
         return self.length
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        if self._arrays is None:  # opened here, not in __init__, so workers never pickle a memmap
+    def _arrays_or_load(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._arrays is None:  # opened on first read, not in __init__, so workers never pickle a memmap
             self._arrays = load_cache(self.folder)
-        images, labels = self._arrays
+        return self._arrays
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        images, labels = self._arrays_or_load()
         return to_sample(np.array(images[index]), np.array(labels[index]), self.transform)
 
     def __getstate__(self) -> dict:

@@ -35,8 +35,20 @@ def train_transform(
     if scale is not None:
         low, high = scale
         augment += [
-            A.RandomScale(scale_limit=(low - 1, high - 1), interpolation=cv2.INTER_LINEAR, p=1.0),
-            A.RandomCrop(*size, pad_if_needed=True, border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=IGNORE_INDEX),
+            A.RandomScale(
+                scale_limit=(low - 1, high - 1),
+                interpolation=cv2.INTER_LINEAR,
+                mask_interpolation=cv2.INTER_NEAREST_EXACT,
+                p=1.0,
+            ),
+            A.RandomCrop(
+                *size,
+                pad_if_needed=True,
+                pad_position="random",
+                border_mode=cv2.BORDER_CONSTANT,
+                fill=0,
+                fill_mask=IGNORE_INDEX,
+            ),
         ]
     if hflip > 0:
         augment.append(A.HorizontalFlip(p=hflip))

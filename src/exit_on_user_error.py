@@ -1,0 +1,48 @@
+"""Entry-point decorator: bad input ends a run with one line naming the file or key, not a traceback."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
+from hydra.types import RunMode
+
+from src.errors import USER_ERRORS
+
+log = logging.getLogger(__name__)
+WORKER_PREFIX = "Caught "  # torch re-raises a DataLoader worker's error with its traceback in the message
+
+
+def user_error_line(err: BaseException) -> str | None:
+    """`Type: message` of the user error behind `err` (unwrapping Hydra's instantiation errors), or None."""
+    while err is not None and not isinstance(err, USER_ERRORS):
+        err = err.__cause__ if isinstance(err, InstantiationException) else None
+    if err is None:
+        return None
+    message = str(err).strip()
+    if message.startswith(WORKER_PREFIX):  # keep the worker's own last line: "src.errors.DataError: <message>"
+        message = message.splitlines()[-1].split(": ", 1)[-1]
+    return f"{type(err).__name__}: {message}"
+
+
+def exit_on_user_error(task: Callable[..., Any]) -> Callable[..., Any]:
+    """Log a user error as one line and exit with status 1; in a multirun, raise it for the sweep to handle."""
+
+    @functools.wraps(task)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return task(*args, **kwargs)
+        except Exception as err:
+            line = user_error_line(err)
+            multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+            if line is None or multirun:
+                raise
+            log.error(line)
+            sys.exit(1)
+
+    return wrapped
