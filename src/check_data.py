@@ -52,6 +52,7 @@ def check_data(cfg: DictConfig) -> dict:
     datamodule.setup()
     report: dict = {"dataset": datamodule.name, "root": str(datamodule.root), "prepare_seconds": round(prepare, 2)}
     report["cache"] = dict(datamodule.cache_status)  # per split: reused, built or rebuilt (why)
+    report["cache_folders"] = {split: str(folder) for split, folder in datamodule.cache_folders.items()}
     report["splits"] = {s: len(d) for s, d in datamodule.datasets.items() if s in SPLITS}
     report["class_shares"] = {s: class_shares(datamodule, s).round(5).tolist() for s in datamodule.datasets}
 
@@ -100,7 +101,9 @@ def print_report(report: dict, class_names: list[str]) -> None:
 def main(cfg: DictConfig) -> None:
     report = check_data(cfg)
     print_report(report, instantiate(cfg.data).class_names)
-    (Path(cfg.paths.output_dir) / "data_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    path = Path(cfg.paths.output_dir) / "data_report.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"caches: {report['cache_folders'] or 'off'}\nreport: {path}")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.types import RunMode
+from omegaconf.errors import MissingMandatoryValue
 
 from src.errors import USER_ERRORS
 
@@ -20,10 +21,12 @@ WORKER_PREFIX = "Caught "  # torch re-raises a DataLoader worker's error with it
 
 def user_error_line(err: BaseException) -> str | None:
     """`Type: message` of the user error behind `err` (unwrapping Hydra's instantiation errors), or None."""
-    while err is not None and not isinstance(err, USER_ERRORS):
+    while err is not None and not isinstance(err, (*USER_ERRORS, MissingMandatoryValue)):
         err = err.__cause__ if isinstance(err, InstantiationException) else None
     if err is None:
         return None
+    if isinstance(err, MissingMandatoryValue):  # a required key left at ??? (data.root, data.class_names)
+        return f"ConfigError: {err.full_key} is required: set it on the command line, e.g. {err.full_key}=..."
     message = str(err).strip()
     if message.startswith(WORKER_PREFIX):  # keep the worker's own last line: "src.errors.DataError: <message>"
         message = message.splitlines()[-1].split(": ", 1)[-1]

@@ -52,6 +52,7 @@ class SegmentationModule(LightningModule):
         self.val_miou_best = MaxMetric()
         self.val_miou_best.persistent(True)  # kept in checkpoints, so a resumed run remembers its best
         self.test_class_iou: torch.Tensor | None = None
+        self.val_class_iou: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x.contiguous(memory_format=self.memory_format))
@@ -104,6 +105,7 @@ class SegmentationModule(LightningModule):
         confmat = self._log_confmat_metrics("val")
         if self.trainer.sanity_checking:  # a few batches of an untrained net must not become the best score
             return
+        self.val_class_iou = iou_per_class(confmat).cpu()  # once per epoch, for metrics.json's best epoch
         self.val_miou_best.update(mean_iou(confmat))
         self.log("val/miou_best", self.val_miou_best.compute(), prog_bar=True)
 

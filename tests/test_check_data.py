@@ -52,3 +52,11 @@ def test_cli_writes_the_report_and_bad_data_is_one_line(tmp_path):
         .splitlines()[-1]
         .endswith("has no image (expected " + str(root / "val") + "/0001TP_000000.<png|jpg|...>)")
     )
+
+
+@pytest.mark.parametrize(("app", "folder"), [("check_data", "check_data"), ("model_table", "model_table")])
+def test_tool_runs_get_their_own_output_folder(app, folder):
+    GlobalHydra.instance().clear()
+    with initialize(version_base="1.3", config_path="../conf"):
+        cfg = compose(config_name=f"{app}.yaml", return_hydra_config=True)
+    assert cfg.hydra.run._get_node("dir")._value().startswith(f"${{paths.log_dir}}/{folder}/")

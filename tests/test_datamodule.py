@@ -488,3 +488,30 @@ def test_each_loader_worker_draws_its_own_augmentations(scenes, tmp_path):
     flipped = [not torch.equal(image[0], plain) for image, _ in loader]
     assert flipped[0::2] != flipped[1::2]  # worker 0 serves batches 0, 2, ...; worker 1 serves 1, 3, ...
     assert 0 < sum(flipped) < 16
+
+
+def test_a_class_never_seen_while_pixels_are_ignored_is_warned(tmp_path):
+    root = write_folder(tmp_path / "mine", {"train": 3, "val": 2}, values=(0, 255))  # 0/255 masks, no value_map
+    dm = FolderDataModule(
+        root=str(root),
+        class_names=["background", "road"],
+        num_classes=2,
+        size=(20, 30),
+        batch_size=2,
+        num_workers=0,
+        cache_dir=str(tmp_path / "c"),
+    )
+    with pytest.warns(UserWarning, match=r"classes \['road'\] have no pixels in the train split while .*% of pixels"):
+        dm.prepare_data()
+    assert dm.label_counts("train")[1] == 0 and dm.label_counts("train")[255] > 0
+
+
+def test_a_bad_test_file_stops_the_run_before_training(tmp_path):
+    root = write_folder(tmp_path / "mine", {"train": 3, "val": 2, "test": 2}, values=(0, 1))
+    bad = sorted((root / "masks" / "test").glob("*.png"))[0]
+    Image.fromarray(np.full((20, 30), 9, np.uint8)).save(bad)
+    dm = FolderDataModule(
+        root=str(root), class_names=["a", "b"], num_classes=2, size=(20, 30), num_workers=0, cache_dir=str(tmp_path)
+    )
+    with pytest.raises(ValueError, match=str(bad)):
+        dm.prepare_data()  # what Lightning runs before fit

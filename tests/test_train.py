@@ -44,6 +44,7 @@ def test_train_writes_checkpoints_metrics_json_and_tensorboard(cfg_tiny, tmp_pat
     assert summary["best_val"]["val/miou"] == pytest.approx(metrics["val/miou_best"])
     assert summary["test"]["test/miou"] == pytest.approx(metrics["test/miou"])
     assert set(summary["test_class_iou"]) >= {"road", "sky", "car"}
+    assert len(summary["best_val_class_iou"]) == 34 and 0 <= summary["best_val_class_iou"]["road"] <= 1
     best, last = summary["checkpoints"]["best"], summary["checkpoints"]["last"]
     assert os.path.isfile(best) and last == str(tmp_path / "checkpoints" / "last.ckpt") and os.path.isfile(last)
     ckpt = torch.load(last, map_location="cpu", weights_only=True)  # no pickled code in our checkpoints
@@ -235,6 +236,7 @@ def test_camvid_trains_end_to_end_at_a_size_not_divisible_by_16_without_a_test_s
     assert cfg.model.num_classes == 11 and summary["epochs_run"] == 2
     assert summary["test"] == {} and not any(k.startswith("test/") for k in metrics)  # no test split: not tested
     assert 0 <= summary["best_val"]["val/miou"] <= 1
+    assert list(summary["best_val_class_iou"])[:3] == ["sky", "building", "pole"]  # per class without a test split
 
 
 def test_cli_bad_data_is_one_line_exit_1_and_no_training(tmp_path):

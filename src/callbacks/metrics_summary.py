@@ -31,6 +31,26 @@ def write_json_atomically(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def named_ious(trainer: Trainer, class_iou: Any) -> dict[str, float | None]:
+    """{class name: IoU} (None for a class absent from both target and prediction), or {} without IoUs."""
+    if class_iou is None:
+        return {}
+    names = getattr(trainer.datamodule, "class_names", None)
+    if names is None or len(names) != len(class_iou):
+        names = [str(i) for i in range(len(class_iou))]
+    return {n: None if math.isnan(v) else round(v, 4) for n, v in zip(names, class_iou.tolist(), strict=True)}
+
+
+def print_class_table(title: str, ious: dict[str, float | None]) -> None:
+    table = Table(title=f"{title} (classes absent from target and prediction omitted)")
+    table.add_column("class")
+    table.add_column("IoU", justify="right")
+    for name, iou in ious.items():
+        if iou is not None:
+            table.add_row(name, f"{iou:.3f}")
+    Console().print(table)
+
+
 class MetricsSummary(Callback):
     """Keeps the validation metrics of the best epoch (by `monitor`) and writes them with the test results."""
 
@@ -42,15 +62,17 @@ class MetricsSummary(Callback):
         self.best_val: dict[str, float] = {}
         self.test: dict[str, float] = {}
         self.test_class_iou: dict[str, float | None] = {}
+        self.best_val_class_iou: dict[str, float | None] = {}
         self.checkpoints: dict[str, str | None] = {"best": None, "last": None}
         self.tested_checkpoint: str | None = None
         self.fitted = False  # not part of state_dict: a restored checkpoint must not claim this run trained
 
     def state_dict(self) -> dict[str, Any]:
-        return {"best_val": self.best_val}
+        return {"best_val": self.best_val, "best_val_class_iou": self.best_val_class_iou}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.best_val = state_dict.get("best_val", {})
+        self.best_val_class_iou = state_dict.get("best_val_class_iou", {})
 
     def _is_better(self, value: float) -> bool:
         if self.monitor not in self.best_val:
@@ -68,6 +90,7 @@ class MetricsSummary(Callback):
         if self._is_better(value):
             self.best_val = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
             self.best_val["epoch"] = trainer.current_epoch
+            self.best_val_class_iou = named_ious(trainer, getattr(pl_module, "val_class_iou", None))
 
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         # Read the paths now: testing a checkpoint restores ModelCheckpoint's state as it was when that file was saved.
@@ -77,30 +100,17 @@ class MetricsSummary(Callback):
             # last.ckpt: a `save_last` file, or the newest (= "best") file of an unmonitored checkpoint.
             last = ckpt.last_model_path or (None if ckpt.monitor else ckpt.best_model_path)
             self.checkpoints["last"] = last or self.checkpoints["last"]
+        if trainer.is_global_zero and self.best_val_class_iou:
+            print_class_table(f"Val IoU per class, best epoch ({self.best_val.get('epoch')})", self.best_val_class_iou)
         self._write(trainer)
 
     def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self.test = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
         self.tested_checkpoint = trainer.ckpt_path
-        class_iou = getattr(pl_module, "test_class_iou", None)
-        names = getattr(trainer.datamodule, "class_names", None)
-        if class_iou is not None:
-            if names is None or len(names) != len(class_iou):
-                names = [str(i) for i in range(len(class_iou))]
-            ious = class_iou.tolist()
-            self.test_class_iou = {n: None if math.isnan(v) else round(v, 4) for n, v in zip(names, ious, strict=True)}
-            if trainer.is_global_zero:
-                self._print_class_table()
+        self.test_class_iou = named_ious(trainer, getattr(pl_module, "test_class_iou", None))
+        if trainer.is_global_zero and self.test_class_iou:
+            print_class_table("Test IoU per class", self.test_class_iou)
         self._write(trainer)
-
-    def _print_class_table(self) -> None:
-        table = Table(title="Test IoU per class (classes absent from target and prediction omitted)")
-        table.add_column("class")
-        table.add_column("IoU", justify="right")
-        for name, iou in self.test_class_iou.items():
-            if iou is not None:
-                table.add_row(name, f"{iou:.3f}")
-        Console().print(table)
 
     def _write(self, trainer: Trainer) -> None:
         if not trainer.is_global_zero:
@@ -109,6 +119,7 @@ class MetricsSummary(Callback):
             self.path,
             {
                 "best_val": self.best_val if self.fitted else {},
+                "best_val_class_iou": self.best_val_class_iou if self.fitted else {},
                 "test": self.test,
                 "tested_checkpoint": self.tested_checkpoint,
                 "test_class_iou": self.test_class_iou,

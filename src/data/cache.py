@@ -28,7 +28,7 @@ from src.data.decode import load_pair
 from src.data.labels import ClassTable
 from src.errors import DataError
 
-CACHE_VERSION = 1  # bump when the decoding or the file format changes
+CACHE_VERSION = 2  # bump when the decoding or the file format changes
 Pair = tuple[Path, Path]
 
 
@@ -98,7 +98,11 @@ def build_cache(
     height, width = size
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; a shared data.cache_dir needs the usual permissions
     converted: list[str] = []
+    counts = np.zeros(256, dtype=np.int64)
     try:
         images = _allocate(tmp / "images.npy", (len(pairs), height, width, 3))
         labels = _allocate(tmp / "labels.npy", (len(pairs), height, width))
@@ -108,6 +112,7 @@ def build_cache(
                 results = pool.map(load, pairs, chunksize=8)
                 for i, (image, label, mode) in enumerate(tqdm(results, total=len(pairs), desc=description, unit="img")):
                     images[i], labels[i] = image, label
+                    counts += np.bincount(label.ravel(), minlength=256)
                     if mode is not None:
                         converted.append(f"{pairs[i][0]} ({mode})")
             except BaseException:
@@ -123,6 +128,7 @@ def build_cache(
             "size": [height, width],
             "classes": list(table.names),
             "converted_to_rgb": converted,
+            "label_counts": counts.tolist(),  # pixels per training index (255: ignored)
             "crc": {name: file_crc(tmp / name) for name in ("images.npy", "labels.npy")},
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
@@ -148,6 +154,11 @@ def _allocate(path: Path, shape: tuple[int, ...]) -> np.ndarray:
                 f" ({err.strerror}); free space there or set data.cache_dir elsewhere"
             ) from None
     return array
+
+
+def cached_label_counts(folder: Path) -> np.ndarray:
+    """Pixels per training index (256 entries) over a checked cache, as counted when it was built."""
+    return np.array(json.loads((folder / "meta.json").read_text())["label_counts"], dtype=np.int64)
 
 
 def load_cache(folder: Path) -> tuple[np.ndarray, np.ndarray]:

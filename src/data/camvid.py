@@ -16,7 +16,7 @@ def has_split(root: str | Path, split: str) -> bool:
 
 def find_pairs(root: str | Path, split: str) -> list[tuple[Path, Path]]:
     """All (photo, label) paths of a split, sorted; a missing folder or an unpaired file is an error."""
-    root = Path(root).expanduser()
+    root = Path(root).expanduser().absolute()  # errors name the folder actually tried
     if not root.is_dir():
         raise MissingDataError(f"no folder {root} (data.root); expected {LAYOUT}")
     return pair_by_stem(root / split, root / f"{split}annot", f"{LAYOUT} (data.root={root})")

@@ -21,7 +21,7 @@ def has_split(root: str | Path, split: str) -> bool:
 
 def find_pairs(root: str | Path, split: str, label_suffix: str = LABEL_SUFFIX) -> list[tuple[Path, Path]]:
     """All (image, label) paths of a split, sorted; a missing root or split, or an unpaired file, is an error."""
-    root = Path(root).expanduser()
+    root = Path(root).expanduser().absolute()  # errors name the folder actually tried
     image_dir, label_dir = root / "leftImg8bit" / split, root / "gtFine" / split
     if not image_dir.is_dir():
         raise MissingDataError(f"no folder {image_dir} (data.root={root}); expected {LAYOUT}")

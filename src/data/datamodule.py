@@ -16,7 +16,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import DataLoader, Dataset
 
 from src.data import camvid, cityscapes, folder
-from src.data.cache import ensure_cache, load_cache
+from src.data.cache import cached_label_counts, ensure_cache
 from src.data.decode import load_pair
 from src.data.labels import ClassTable, camvid_table, cityscapes_table, folder_table
 from src.data.segmentation_dataset import CachedDataset, FileDataset
@@ -29,6 +29,14 @@ Pair = tuple[Path, Path]
 
 
 STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
+
+
+def check_size(size: Sequence[int]) -> tuple[int, int]:
+    """data.size as (height, width), or a ConfigError naming the key."""
+    size = list(size)
+    if len(size) != 2 or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in size):
+        raise ConfigError(f"data.size must be [height, width], two positive integers; got {size}")
+    return size[0], size[1]
 
 
 def seed_worker_transform(worker_id: int) -> None:
@@ -70,11 +78,12 @@ class SegmentationDataModule(LightningDataModule):
         cache_dir: str = "data/cache",
     ) -> None:
         super().__init__()
+        check_size(size)
         self.save_hyperparameters(logger=False)
         self.root = root
         self.datasets: dict[str, Dataset] = {}
         self.cache_status: dict[str, str] = {}  # split -> "reused", "built" or "rebuilt (...)"
-        self._cache_folders: dict[str, Path] = {}  # checked in this process: not checked again by setup
+        self.cache_folders: dict[str, Path] = {}  # split -> its cache, checked once in this process
 
     # What a dataset defines.
     @property
@@ -112,12 +121,24 @@ class SegmentationDataModule(LightningDataModule):
 
     def prepare_data(self) -> None:
         self.check_config()
-        stage = self.trainer.state.fn.value if self.trainer is not None else None
         if self.hparams.cache:
-            for split in self._stage_splits(stage):  # fit caches train and val; test, when it comes, test
+            for split in self._stage_splits(None):  # all of them now: a bad test file must not wait for the end
                 self._cache_folder(split)
-        if stage in (None, "fit") and not self.has_split("test"):
+            self.check_classes_seen(self.label_counts("train"))
+        if self.trainer is not None and not self.has_split("test"):
             rank_zero_warn(f"{self.name} at {self.root} has no test split: the run ends with validation metrics")
+
+    def check_classes_seen(self, counts: np.ndarray) -> None:
+        """Warn when classes never occur in train while pixels are ignored: usually a mask value mapped wrongly."""
+        k = self.table.num_classes
+        unseen = [name for name, n in zip(self.table.names, counts[:k], strict=True) if n == 0]
+        ignored = counts[k:].sum() / max(counts.sum(), 1)
+        if unseen and ignored > 0:
+            rank_zero_warn(
+                f"{self.name}: classes {unseen} have no pixels in the train split while {100 * ignored:.1f}% of"
+                " pixels are ignored; if your masks use the ignore value for a class, set data.ignore_index"
+                " (and data.value_map for data=folder)"
+            )
 
     def setup(self, stage: str | None = None) -> None:
         self.check_config()
@@ -146,8 +167,8 @@ class SegmentationDataModule(LightningDataModule):
 
     def _cache_folder(self, split: str) -> Path:
         """The checked cache of a split, built first if needed; checked once per process."""
-        if split in self._cache_folders:
-            return self._cache_folders[split]
+        if split in self.cache_folders:
+            return self.cache_folders[split]
         hp = self.hparams
         table = self.split_table(split)
         root = Path(self.root).expanduser().resolve()
@@ -162,14 +183,13 @@ class SegmentationDataModule(LightningDataModule):
         name = f"{self.name}_{split}_{hp.size[0]}x{hp.size[1]}"
         pairs = self.find_pairs(split)
         folder, status = ensure_cache(hp.cache_dir, name, identity, root, pairs, table, hp.size, hp.num_workers)
-        self._cache_folders[split], self.cache_status[split] = folder, status
+        self.cache_folders[split], self.cache_status[split] = folder, status
         return folder
 
     def label_counts(self, split: str) -> np.ndarray:
         """Pixels per training index (256 entries; 255 = ignored) over a split as served, before augmentation."""
         if self.hparams.cache:
-            labels = load_cache(self._cache_folder(split))[1]
-            return sum(np.bincount(labels[i].ravel(), minlength=256) for i in range(len(labels)))
+            return cached_label_counts(self._cache_folder(split))
         table, size = self.split_table(split), self.hparams.size
         pairs = self.find_pairs(split)
         return sum(np.bincount(load_pair(*pair, table, size)[1].ravel(), minlength=256) for pair in pairs)
@@ -298,7 +318,7 @@ class SyntheticStreetsDataModule(CityscapesDataModule):
         **kwargs,
     ) -> None:
         sizes = dict(sizes or {"train": 600, "val": 100, "test": 100})
-        height, width = kwargs.get("size", (128, 256))
+        height, width = check_size(kwargs.get("size", (128, 256)))
         self.generate = root is None
         if self.generate:
             key = f"v{GENERATOR_VERSION}_seed{seed}_" + "-".join(f"{s}{n}" for s, n in sizes.items())

@@ -64,7 +64,7 @@ def find_folder_pairs(
     seed: int = 0,
 ) -> list[tuple[Path, Path]]:
     """The pairs of `split`: from <split>/ sub-folders when there are any, else a fixed random share of all."""
-    root = Path(root).expanduser()
+    root = Path(root).expanduser().absolute()  # errors name the folder actually tried
     layout = folder_layout(root, images, masks)
     if not root.is_dir():
         raise MissingDataError(f"no folder {root} (data.root); expected {layout}")
@@ -93,7 +93,7 @@ def find_folder_pairs(
 def folder_has_split(
     root: str | Path, split: str, images: str = "images", val_fraction: float = 0.1, test_fraction: float = 0.0
 ) -> bool:
-    root = Path(root).expanduser()
+    root = Path(root).expanduser().absolute()  # errors name the folder actually tried
     if has_split_folders(root, images):
         return (root / images / split).is_dir()
     return {"train": True, "val": val_fraction > 0, "test": test_fraction > 0}[split]

@@ -179,8 +179,8 @@ def folder_table(
     `value_map` maps other raw mask values to a class first, e.g. {255: 1} for 0/255 binary masks.
     """
     k = len(class_names)
-    if k < 2:
-        raise ConfigError(f"data.class_names must name at least 2 classes, got {list(class_names)}")
+    if k < 2 or len(set(class_names)) != k:
+        raise ConfigError(f"data.class_names must name at least 2 different classes, got {list(class_names)}")
     if ignore_index is not None and not (k <= ignore_index <= 255):
         raise ConfigError(f"data.ignore_index must be null or in {k}..255 (not a class index), got {ignore_index}")
     rng = np.random.default_rng(0)  # fixed, distinct-enough colours for any number of classes
