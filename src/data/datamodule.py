@@ -16,7 +16,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import DataLoader, Dataset
 
 from src.data import camvid, cityscapes, folder
-from src.data.cache import cached_label_counts, ensure_cache
+from src.data.cache import Pair, cached_label_counts, ensure_cache
 from src.data.decode import load_pair
 from src.data.labels import ClassTable, camvid_table, cityscapes_table, folder_table
 from src.data.segmentation_dataset import CachedDataset, FileDataset
@@ -25,9 +25,6 @@ from src.data.transforms import eval_transform, train_transform
 from src.errors import ConfigError
 
 SPLITS = ("train", "val", "test")
-Pair = tuple[Path, Path]
-
-
 STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
 
 
