@@ -94,8 +94,10 @@ class SegmentationModule(LightningModule):
         metric = getattr(self, f"{stage}_confmat")
         confmat = metric.compute()  # synced across processes under DDP
         metric.reset()
-        self.log(f"{stage}/acc", pixel_accuracy(confmat), prog_bar=True)
-        self.log(f"{stage}/miou", mean_iou(confmat), prog_bar=stage != "train")
+        # The confusion matrix is already summed over processes; sync_dist only averages equal values (and
+        # tells Lightning the value is global, instead of warning that it might not be).
+        self.log(f"{stage}/acc", pixel_accuracy(confmat), prog_bar=True, sync_dist=True)
+        self.log(f"{stage}/miou", mean_iou(confmat), prog_bar=stage != "train", sync_dist=True)
         return confmat
 
     def on_train_epoch_end(self) -> None:
@@ -107,7 +109,7 @@ class SegmentationModule(LightningModule):
             return
         self.val_class_iou = iou_per_class(confmat).cpu()  # once per epoch, for metrics.json's best epoch
         self.val_miou_best.update(mean_iou(confmat))
-        self.log("val/miou_best", self.val_miou_best.compute(), prog_bar=True)
+        self.log("val/miou_best", self.val_miou_best.compute(), prog_bar=True, sync_dist=True)
 
     def on_test_epoch_end(self) -> None:
         self.test_class_iou = iou_per_class(self._log_confmat_metrics("test")).cpu()

@@ -8,6 +8,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from src.config_tree import print_config_tree
+from src.ddp_in_multirun import ddp_as_one_job
 from src.errors import ConfigError
 from src.exit_on_user_error import exit_on_user_error
 from src.instantiate import instantiate_group
@@ -45,7 +46,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
 @exit_on_user_error
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point; returns the metric a sweep optimises (`optimized_metric`)."""
-    metrics = train(cfg)
+    with ddp_as_one_job():
+        metrics = train(cfg)
     return metrics.get(cfg.optimized_metric) if cfg.get("optimized_metric") else None
 
 

@@ -1,0 +1,32 @@
+"""The Lightning Trainer from `conf/trainer`, plus the `trainer.gpus=N` shorthand Lightning 2 removed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from lightning.pytorch import Trainer
+
+from src.errors import ConfigError
+
+
+def gpu_settings(gpus: int, available: int) -> dict[str, Any]:
+    """`gpus=N` as Lightning 2 Trainer arguments: the GPU accelerator, N devices, DDP when N > 1."""
+    if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 0:
+        raise ConfigError(f"trainer.gpus must be null or a number of GPUs >= 0, got {gpus!r}")
+    if gpus == 0:
+        return {"accelerator": "cpu", "devices": 1}
+    if gpus > available:
+        raise ConfigError(
+            f"trainer.gpus={gpus} but this machine has {available} CUDA GPU(s); use trainer.gpus={available}"
+            if available
+            else f"trainer.gpus={gpus} but this machine has no CUDA GPU; drop trainer.gpus (or use trainer=cpu)"
+        )
+    return {"accelerator": "gpu", "devices": gpus, "strategy": "ddp" if gpus > 1 else "auto"}
+
+
+def build_trainer(gpus: int | None = None, **trainer_kwargs: Any) -> Trainer:
+    """A Trainer from the config's flags; `gpus`, when set, overrides accelerator, devices and strategy."""
+    if gpus is not None:
+        trainer_kwargs |= gpu_settings(gpus, torch.cuda.device_count())
+    return Trainer(**trainer_kwargs)

@@ -1,0 +1,120 @@
+"""trainer.gpus, DDP on CPU (gloo), DDP inside a multirun, and the sweep summary."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+from hydra.utils import instantiate
+
+from src.errors import ConfigError
+from src.trainer_from_config import gpu_settings
+from tests.conftest import ROOT, TINY_REAL_DATA, compose_train
+from tests.fake_datasets import write_camvid
+
+
+@pytest.mark.parametrize(
+    ("gpus", "available", "expected"),
+    [
+        (1, 1, {"accelerator": "gpu", "devices": 1, "strategy": "auto"}),
+        (2, 4, {"accelerator": "gpu", "devices": 2, "strategy": "ddp"}),
+        (0, 0, {"accelerator": "cpu", "devices": 1}),
+    ],
+)
+def test_gpus_maps_to_lightning_2_accelerator_devices_strategy(gpus, available, expected):
+    assert gpu_settings(gpus, available) == expected
+
+
+@pytest.mark.parametrize(
+    ("gpus", "available", "message"),
+    [
+        (2, 0, "trainer.gpus=2 but this machine has no CUDA GPU"),
+        (4, 2, "trainer.gpus=4 but this machine has 2 CUDA GPU(s); use trainer.gpus=2"),
+        (-1, 2, "trainer.gpus must be null or a number of GPUs >= 0"),
+    ],
+)
+def test_too_many_or_bad_gpus_is_a_config_error(gpus, available, message):
+    with pytest.raises(ConfigError) as err:
+        gpu_settings(gpus, available)
+    assert message in str(err.value)
+
+
+def test_gpus_is_not_a_trainer_argument_and_presets_compose():
+    cfg = compose_train(["trainer=cpu", "trainer.enable_progress_bar=false", "trainer.default_root_dir=/tmp"])
+    trainer = instantiate(cfg.trainer)  # gpus: null is consumed by build_trainer, not passed on
+    assert trainer.num_devices == 1
+    ddp, ddp_cpu = compose_train(["trainer=ddp"]).trainer, compose_train(["trainer=ddp_cpu"]).trainer
+    assert (ddp.accelerator, ddp.strategy, ddp.sync_batchnorm, ddp.devices) == ("gpu", "ddp", True, 2)
+    assert (ddp_cpu.accelerator, ddp_cpu.strategy, ddp_cpu.devices) == ("cpu", "ddp", 2)
+    assert compose_train(["trainer.num_nodes=4"]).trainer.num_nodes == 4
+
+
+def run_cli(args, timeout=300):
+    return subprocess.run(
+        [sys.executable, "-m", "src.train", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_cli_gpus_on_a_machine_without_them_is_one_line(tmp_path):
+    proc = run_cli(["trainer.gpus=2", "print_config=false", f"hydra.run.dir={tmp_path}"])
+    assert proc.returncode == 1
+    assert (
+        proc.stderr.strip()
+        .splitlines()[-1]
+        .endswith(
+            "ConfigError: trainer.gpus=2 but this machine has no CUDA GPU; drop trainer.gpus (or use trainer=cpu)"
+        )
+    )
+
+
+@pytest.fixture
+def camvid_val_as_test(tmp_path):
+    """A tiny CamVid whose test split holds the val images: a test run scores the validation set."""
+    root = write_camvid(tmp_path / "camvid", {"train": 8, "val": 4}, h=36, w=48)
+    shutil.copytree(root / "val", root / "test")
+    shutil.copytree(root / "valannot", root / "testannot")
+    return [
+        *TINY_REAL_DATA,
+        "data=camvid",
+        f"data.root={root}",
+        "data.size=[36,48]",
+        "data.batch_size=2",
+        "trainer.max_epochs=1",
+        "trainer.limit_val_batches=null",  # all 4 images: a batch limit would count per process
+        "trainer.limit_test_batches=null",
+        f"paths.data_dir={tmp_path / 'data'}",
+    ]
+
+
+def test_ddp_on_cpu_scores_a_checkpoint_as_one_process_does(tmp_path, camvid_val_as_test):
+    assert run_cli([*camvid_val_as_test, f"hydra.run.dir={tmp_path / 'train'}"]).returncode == 0
+    ckpt = tmp_path / "train" / "checkpoints" / "last.ckpt"
+    scores = {}
+    for name, trainer in (("single", "trainer=cpu"), ("ddp", "trainer=ddp_cpu")):
+        args = [*camvid_val_as_test, trainer, "train=false", f"ckpt_path={ckpt}", f"hydra.run.dir={tmp_path / name}"]
+        proc = run_cli(args)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        scores[name] = json.loads((tmp_path / name / "metrics.json").read_text())["test"]
+    assert "MEMBER: 2/2" in proc.stderr  # the second run really had two processes
+    for key in ("test/acc", "test/miou"):  # one confusion matrix summed over both processes
+        assert scores["ddp"][key] == pytest.approx(scores["single"][key], abs=1e-6)
+    assert scores["ddp"]["test/loss"] == pytest.approx(scores["single"]["test/loss"], rel=1e-4)
+    assert not list(tmp_path.glob("ddp/*/.hydra"))  # the second process wrote no run folder of its own
+
+
+def test_ddp_inside_a_multirun_runs_each_job_once_in_its_own_folder_with_a_summary(tmp_path, camvid_val_as_test):
+    proc = run_cli(["-m", *camvid_val_as_test, "trainer=ddp_cpu", "model=unet,unetpp", f"paths.log_dir={tmp_path}"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (sweep,) = (tmp_path / "multirun").glob("*/*")  # one sweep: no process started the sweep again
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["0", "1"]
+    assert proc.stderr.count("MEMBER: 2/2") == 2  # each job had its second process
+    rows = json.loads((sweep / "summary.json").read_text())
+    assert [(r["job"], r["status"], r["swept"]) for r in rows] == [
+        ("0", "done", "model=unet"),
+        ("1", "done", "model=unetpp"),
+    ]
+    for row in rows:
+        assert 0 <= row["val/miou"] <= 1 and 0 <= row["test/miou"] <= 1
+    assert (sweep / "summary.csv").read_text().splitlines()[0].startswith("job,status,swept,best_epoch,val/miou")
+    assert "model=unetpp" in proc.stdout  # the printed table
