@@ -32,7 +32,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
 
     if cfg.train:
-        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+        # "last": Lightning finds checkpoints/last.ckpt in this run folder, which resume=true made the old run's.
+        trainer.fit(model, datamodule=datamodule, ckpt_path="last" if cfg.get("resume") else cfg.ckpt_path)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
 
     if cfg.test and datamodule.has_split("test"):  # CamVid's public test split, for one, may be withheld

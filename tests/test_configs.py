@@ -24,6 +24,8 @@ GROUPS = [
     "hydra",
     "experiment",
     "debug",
+    "hparams_search",
+    "hydra/launcher",
 ]
 OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONF / g).glob("*.yaml"))]
 NEEDS = {

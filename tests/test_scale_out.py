@@ -118,3 +118,38 @@ def test_ddp_inside_a_multirun_runs_each_job_once_in_its_own_folder_with_a_summa
         assert 0 <= row["val/miou"] <= 1 and 0 <= row["test/miou"] <= 1
     assert (sweep / "summary.csv").read_text().splitlines()[0].startswith("job,status,swept,best_epoch,val/miou")
     assert "model=unetpp" in proc.stdout  # the printed table
+
+
+def test_resume_continues_the_newest_matching_run_in_its_own_folder(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    common = [
+        *TINY_REAL_DATA,
+        "data.sizes.train=8",
+        "data.sizes.val=4",
+        "data.sizes.test=4",
+        "data.size=[64,128]",
+        f"paths.data_dir={tmp_path / 'data'}",
+        f"paths.log_dir={tmp_path / 'logs'}",
+    ]
+    assert run_cli([*common, "trainer.max_epochs=2"]).returncode == 0
+    proc = run_cli([*common, "trainer.max_epochs=3", "resume=true"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run,) = (tmp_path / "logs").glob("*/*")  # one run folder: the resumed run wrote into the first one
+    summary = json.loads((run / "metrics.json").read_text())
+    assert summary["epochs_run"] == 3
+    rows = (run / "csv" / "metrics.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    val_epochs = [r.split(",")[header.index("epoch")] for r in rows[1:] if r.split(",")[header.index("val/miou")]]
+    assert val_epochs == ["0", "1", "2"]  # each epoch once, the first two kept from before the resume
+    events = EventAccumulator(str(run / "tensorboard")).Reload()
+    steps = [e.step for e in events.Scalars("val/miou")]
+    assert len(steps) == 3 and len(set(steps)) == 3 and steps == sorted(steps)  # one run, steps continue
+    import torch
+
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 2
+
+    again = run_cli([*common, "trainer.max_epochs=4", "ckpt_path=last"])  # the other spelling
+    assert again.returncode == 0 and json.loads((run / "metrics.json").read_text())["epochs_run"] == 4
+    other = run_cli([*common, "model.net.base_channels=8", "resume=true"])  # no run with these overrides
+    assert other.returncode != 0 and "resume: no earlier run in" in other.stderr

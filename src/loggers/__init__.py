@@ -1,0 +1,1 @@
+"""Loggers Lightning almost provides."""
