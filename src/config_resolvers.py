@@ -13,7 +13,15 @@ from omegaconf import OmegaConf
 from src.errors import ConfigError
 
 # Overrides that may differ between a run and its resumption.
-RESUME_MAY_CHANGE = ("resume", "ckpt_path", "trainer.max_epochs")
+RESUME_MAY_CHANGE = (
+    "resume",
+    "ckpt_path",
+    "trainer.max_epochs",
+    "trainer.max_time",
+    "trainer.enable_progress_bar",
+    "callbacks.rich_progress_bar",
+    "print_config",
+)
 START = datetime.now()  # one timestamp per process, as Hydra's ${now:} gives
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.table import Table
@@ -48,10 +49,19 @@ def sweep_summary(sweep_dir: Path) -> list[dict[str, Any]]:
 
 
 class SweepSummary(Callback):
-    """Summarise a multirun when it ends (registered in conf/hydra/default.yaml)."""
+    """Summarise a multirun after each job and at its end (registered in conf/hydra/default.yaml).
+
+    After each job too: a grid sweep stops at its first failed job without reaching `on_multirun_end`.
+    """
+
+    def on_job_end(self, config: DictConfig, job_return: Any = None, **kwargs: Any) -> None:
+        if config.hydra.mode == RunMode.MULTIRUN:
+            self.write(Path(config.hydra.sweep.dir), show=False)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        sweep_dir = Path(config.hydra.sweep.dir)
+        self.write(Path(config.hydra.sweep.dir), show=True)
+
+    def write(self, sweep_dir: Path, show: bool) -> None:
         if not sweep_dir.is_dir():
             return
         rows = sweep_summary(sweep_dir)
@@ -61,6 +71,8 @@ class SweepSummary(Callback):
             writer.writeheader()
             writer.writerows(rows)
         (sweep_dir / "summary.json").write_text(json.dumps(rows, indent=2) + "\n")
+        if not show:
+            return
         table = Table(title=f"Sweep {sweep_dir}: best-val epoch metrics, then test")
         for column in columns:
             table.add_column(column, justify="left" if column in ("status", "swept") else "right")

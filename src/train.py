@@ -18,6 +18,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     """Fit, then test the best checkpoint; returns every logged metric (fit's, then test's)."""
     if not cfg.train and not cfg.ckpt_path:
         raise ConfigError("train=false tests a trained model: give it with ckpt_path=<file.ckpt>")
+    if cfg.get("resume") and cfg.ckpt_path not in (None, "last"):
+        raise ConfigError(f"resume=true continues an earlier run's last.ckpt; drop it or ckpt_path={cfg.ckpt_path}")
     if cfg.print_config:
         print_config_tree(cfg)
     if cfg.seed is not None:

@@ -15,14 +15,14 @@ def gpu_settings(gpus: int, available: int) -> dict[str, Any]:
     if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 0:
         raise ConfigError(f"trainer.gpus must be null or a number of GPUs >= 0, got {gpus!r}")
     if gpus == 0:
-        return {"accelerator": "cpu", "devices": 1}
+        return {"accelerator": "cpu", "devices": 1, "strategy": "auto", "sync_batchnorm": False}
     if gpus > available:
         raise ConfigError(
             f"trainer.gpus={gpus} but this machine has {available} CUDA GPU(s); use trainer.gpus={available}"
             if available
             else f"trainer.gpus={gpus} but this machine has no CUDA GPU; drop trainer.gpus (or use trainer=cpu)"
         )
-    return {"accelerator": "gpu", "devices": gpus, "strategy": "ddp" if gpus > 1 else "auto"}
+    return {"accelerator": "gpu", "devices": gpus, "strategy": "ddp" if gpus > 1 else "auto"}  # keeps sync_batchnorm
 
 
 def build_trainer(gpus: int | None = None, **trainer_kwargs: Any) -> Trainer:

@@ -19,7 +19,7 @@ from tests.fake_datasets import write_camvid
     [
         (1, 1, {"accelerator": "gpu", "devices": 1, "strategy": "auto"}),
         (2, 4, {"accelerator": "gpu", "devices": 2, "strategy": "ddp"}),
-        (0, 0, {"accelerator": "cpu", "devices": 1}),
+        (0, 0, {"accelerator": "cpu", "devices": 1, "strategy": "auto", "sync_batchnorm": False}),
     ],
 )
 def test_gpus_maps_to_lightning_2_accelerator_devices_strategy(gpus, available, expected):

@@ -81,3 +81,20 @@ def test_slurm_launcher_preset_composes_with_nodes_gpus_time_partition():
     assert launcher._target_.endswith("submitit_launcher.SlurmLauncher")
     assert (launcher.nodes, launcher.gpus_per_node, launcher.tasks_per_node) == (2, 4, 4)
     assert (launcher.partition, launcher.timeout_min) == ("gpu", 720)
+
+
+def test_a_grid_sweep_stopped_by_a_failed_job_still_leaves_a_summary(tmp_path, tiny_camvid):
+    fixed = [o for o in tiny_camvid if not o.startswith("model.net.depth=")]
+    cmd = [sys.executable, "-m", "src.train", "-m", *fixed, "model.net.depth=2,0"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0  # Hydra's basic sweeper stops at the failed job
+    _, rows = sweep_rows(tmp_path)
+    assert [(r["job"], r["status"]) for r in rows] == [("0", "done"), ("1", "failed")]
+
+
+def test_ddp_trials_of_an_optuna_sweep_do_not_start_the_sweep_again(tmp_path, tiny_camvid):
+    proc = run_sweep([*tiny_camvid, "trainer=ddp_cpu"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert len(list((tmp_path / "logs" / "multirun").glob("*/*"))) == 1  # one sweep folder
+    _, rows = sweep_rows(tmp_path)
+    assert [r["status"] for r in rows] == ["done"] * 3 and proc.stderr.count("MEMBER: 2/2") == 3
