@@ -239,48 +239,25 @@ def test_camvid_trains_end_to_end_at_a_size_not_divisible_by_16_without_a_test_s
     assert list(summary["best_val_class_iou"])[:3] == ["sky", "building", "pole"]  # per class without a test split
 
 
-def test_cli_bad_data_is_one_line_exit_1_and_no_training(tmp_path):
-    root = write_camvid(tmp_path / "camvid", {"train": 4, "val": 2})
-    label = sorted((root / "valannot").glob("*.png"))[1]
-    values = np.array(Image.open(label))
-    values[0, 0] = 99
-    Image.fromarray(values).save(label)
-    cmd = [sys.executable, "-m", "src.train", *TINY_REAL_DATA, "data=camvid", f"data.root={root}", "data.size=[36,48]"]
-    proc = subprocess.run(
-        [*cmd, f"paths.data_dir={tmp_path / 'data'}", f"hydra.run.dir={tmp_path / 'run'}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 1
-    assert (
-        proc.stderr.strip()
-        .splitlines()[-1]
-        .endswith(
-            f"DataError: {label}: label values [99] outside this dataset's classes; expected 0..10 or 11 (ignored)"
-        )
-    )
-    assert "Traceback" not in proc.stderr
-    assert not (tmp_path / "run" / "checkpoints").exists()
-    assert not list((tmp_path / "data" / "cache").glob("camvid_val_*"))
+BAD_LABEL_LINE = "DataError: {label}: label values [99] outside this dataset's classes; expected 0..10 or 11 (ignored)"
 
 
 @pytest.mark.parametrize(
     ("overrides", "line"),
     [
+        ([], BAD_LABEL_LINE),  # found while building the cache, before any training step
         (  # a file read by a DataLoader worker (no cache): torch's wrapped traceback is cut to the worker's line
             ["data.cache=false", "data.num_workers=2"],
-            "DataError: {label}: label values [99] outside this dataset's classes; expected 0..10 or 11 (ignored)",
+            BAD_LABEL_LINE,
         ),
         (  # a typo in a key the config interpolates from
             ["data=cityscapes", "data.label_mode=trainid"],
             "ConfigError: data.label_mode must be labelIds or trainIds, got 'trainid'",
         ),
     ],
-    ids=["worker", "label_mode"],
+    ids=["cache", "worker", "label_mode"],
 )
-def test_cli_other_bad_input_is_one_line_too(tmp_path, overrides, line):
+def test_cli_bad_input_is_one_line_exit_1_and_no_training(tmp_path, overrides, line):
     root = write_camvid(tmp_path / "camvid", {"train": 4, "val": 2})
     label = sorted((root / "valannot").glob("*.png"))[1]
     values = np.array(Image.open(label))
@@ -298,3 +275,5 @@ def test_cli_other_bad_input_is_one_line_too(tmp_path, overrides, line):
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1].endswith(line.format(label=label)), proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "run" / "checkpoints").exists()
+    assert not list((tmp_path / "data" / "cache").glob("camvid_val_*"))
