@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -74,3 +76,26 @@ def cfg_tiny(tmp_path: Path, data_cache: Path) -> DictConfig:
     """A composed, shrunk train config writing into tmp_path."""
     yield compose_tiny(tmp_path, data_cache)
     GlobalHydra.instance().clear()
+
+
+def run_module(module: str, args: list[str], timeout: int = 300) -> subprocess.CompletedProcess:
+    """`python -m <module> <args>` from the repository root, as a user runs it."""
+    cmd = [sys.executable, "-m", module, *args]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory: pytest.TempPathFactory, data_cache: Path) -> Path:
+    """One tiny run of the real CLI (3 epochs, a val image grid each epoch): the folder eval/predict/export read."""
+    run_dir = tmp_path_factory.mktemp("trained") / "run"
+    args = [
+        *TINY,
+        "trainer.max_epochs=3",
+        "trainer.limit_train_batches=2",
+        "model.net.dropout=[0.1,0.2]",  # MC dropout needs dropout
+        f"paths.data_dir={data_cache}",
+        f"hydra.run.dir={run_dir}",
+    ]
+    proc = run_module("src.train", args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return run_dir

@@ -1,4 +1,4 @@
-"""Writes `metrics.json` in the run folder: best validation metrics, test metrics, epochs, checkpoint paths.
+"""Writes `metrics.json` in the run folder: best validation metrics, test metrics, per-epoch history, checkpoints.
 
 A test-only run (train=false) records the checkpoint it tested and no `best_val`: the validation scores stored
 in that checkpoint belong to the run that trained it, possibly with other inference settings.
@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from src.errors import ConfigError
+from src.history import csv_metrics_file, read_history
 
 
 def write_json_atomically(path: Path, data: dict) -> None:
@@ -65,6 +66,7 @@ class MetricsSummary(Callback):
         self.best_val_class_iou: dict[str, float | None] = {}
         self.checkpoints: dict[str, str | None] = {"best": None, "last": None}
         self.tested_checkpoint: str | None = None
+        self.history: list[dict[str, float]] = []  # per epoch, from the CSV logger (src/history.py)
         self.fitted = False  # not part of state_dict: a restored checkpoint must not claim this run trained
 
     def state_dict(self) -> dict[str, Any]:
@@ -100,6 +102,8 @@ class MetricsSummary(Callback):
             # last.ckpt: a `save_last` file, or the newest (= "best") file of an unmonitored checkpoint.
             last = ckpt.last_model_path or (None if ckpt.monitor else ckpt.best_model_path)
             self.checkpoints["last"] = last or self.checkpoints["last"]
+        metrics_csv = csv_metrics_file(trainer)
+        self.history = read_history(metrics_csv) if metrics_csv else []
         if trainer.is_global_zero and self.best_val_class_iou:
             print_class_table(f"Val IoU per class, best epoch ({self.best_val.get('epoch')})", self.best_val_class_iou)
         self._write(trainer)
@@ -126,5 +130,6 @@ class MetricsSummary(Callback):
                 "epochs_run": trainer.current_epoch,
                 "global_steps": trainer.global_step,
                 "checkpoints": self.checkpoints,
+                "history": self.history,
             },
         )

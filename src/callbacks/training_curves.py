@@ -1,0 +1,30 @@
+"""At the end of fit, plots/loss.png, plots/accuracy.png and plots/miou.png: train vs val per epoch."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from lightning import Callback, LightningModule, Trainer
+
+from src.figures.curves import plot_curves
+from src.history import csv_metrics_file, read_history
+
+log = logging.getLogger(__name__)
+
+
+class TrainingCurves(Callback):
+    """Draws the logged per-epoch metrics (read back from the CSV logger) into `<output_dir>/plots/`."""
+
+    def __init__(self, output_dir: str) -> None:
+        self.out_dir = Path(output_dir) / "plots"
+
+    def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        metrics_csv = csv_metrics_file(trainer)
+        if metrics_csv is None:
+            log.warning("no plots/: the curves are read from the CSV logger, which this run has switched off")
+            return
+        written = plot_curves(read_history(metrics_csv), self.out_dir)
+        log.info("curves: %s", ", ".join(str(p) for p in written) or "none (no epoch logged)")

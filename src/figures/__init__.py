@@ -1,0 +1,1 @@
+"""Figures a person reads: training curves, calibration, confusion matrices, segmentation grids (matplotlib)."""

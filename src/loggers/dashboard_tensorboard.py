@@ -1,0 +1,51 @@
+"""Lightning's TensorBoardLogger, plus what makes TensorBoard a dashboard: the HPARAMS tab and train-vs-val charts.
+
+HPARAMS: Lightning only fills that tab when given metric values up front, which it writes as placeholder
+scalars at step 0. Here the config goes in with the metric *names*; TensorBoard reads each run's latest value
+of those tags, i.e. its final metrics, with no placeholder point on any curve.
+Charts: a CUSTOM SCALARS layout draws train and val of the same measure in one chart.
+"""
+
+from __future__ import annotations
+
+import re
+from argparse import Namespace
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from lightning.fabric.utilities.logger import _convert_params, _flatten_dict
+from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_only
+from torch.utils.tensorboard.summary import hparams
+
+
+class DashboardTensorBoardLogger(TensorBoardLogger):
+    """TensorBoardLogger whose `log_hyperparams` also writes the HPARAMS session and the chart layout."""
+
+    def __init__(
+        self,
+        *args: Any,
+        hparam_metrics: Sequence[str] = (),
+        charts: Mapping[str, Sequence[str]] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.hparam_metrics = list(hparam_metrics)
+        self.charts = {name: list(tags) for name, tags in (charts or {}).items()}
+
+    @rank_zero_only
+    def log_hyperparams(self, params: dict[str, Any] | Namespace, metrics: dict[str, Any] | None = None) -> None:
+        super().log_hyperparams(params, metrics)  # hparams.yaml (and Lightning's own summary if given metrics)
+        if metrics is None and self.hparam_metrics:
+            flat = self._sanitize_params(_flatten_dict(_convert_params(params)))
+            writer = self.experiment._get_file_writer()
+            for summary in hparams(flat, dict.fromkeys(self.hparam_metrics, 0.0)):
+                writer.add_summary(summary)
+        if self.charts:
+            self.experiment.add_custom_scalars(
+                {
+                    "train vs val": {
+                        name: ["Multiline", [f"^{re.escape(t)}$" for t in tags]] for name, tags in self.charts.items()
+                    }
+                }
+            )

@@ -1,0 +1,43 @@
+"""How well an uncertainty map finds the wrong pixels: AUROC of the score for "this pixel is misclassified".
+
+Written by hand because torchmetrics' binned AUROC compares every pixel with every threshold (pixels x
+thresholds memory, or one pass per threshold). Two histograms of the score (wrong vs right pixels) give the
+AUROC exactly up to the bin width, in constant memory, and add up across processes under DDP.
+"""
+
+from __future__ import annotations
+
+import torch
+from torchmetrics import Metric
+
+
+class ErrorDetectionAUROC(Metric):
+    """P(score of a wrong pixel > score of a right pixel), ties counting half; 0.5 is chance, 1.0 perfect.
+
+    Scores must lie in [0, max_score] (e.g. entropy with max_score=log(C)); they are binned into `n_bins`.
+    """
+
+    full_state_update = False
+
+    def __init__(self, max_score: float, n_bins: int = 10_000, ignore_index: int | None = 255) -> None:
+        super().__init__()
+        self.max_score, self.n_bins, self.ignore_index = max_score, n_bins, ignore_index
+        # Rows: right, wrong, ignored pixels.
+        self.add_state("hist", torch.zeros(3, n_bins, dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(self, score: torch.Tensor, wrong: torch.Tensor, target: torch.Tensor) -> None:
+        """Per pixel: the uncertainty `score`, whether the prediction is `wrong`, and the `target` (for ignore)."""
+        bins = (score / self.max_score * self.n_bins).long().clamp(0, self.n_bins - 1)
+        row = wrong.long()
+        if self.ignore_index is not None:
+            row = torch.where(target == self.ignore_index, 2, row)
+        index = (row * self.n_bins + bins).flatten()
+        self.hist.view(-1).scatter_add_(0, index, torch.ones_like(index, dtype=torch.float64))
+
+    def compute(self) -> torch.Tensor:
+        right, wrong = self.hist[0], self.hist[1]
+        if right.sum() == 0 or wrong.sum() == 0:
+            return torch.tensor(float("nan"))  # undefined with only one kind of pixel
+        right_below = torch.cumsum(right, 0) - right  # right pixels in lower bins than each bin
+        pairs = (wrong * (right_below + 0.5 * right)).sum()
+        return (pairs / (right.sum() * wrong.sum())).float()

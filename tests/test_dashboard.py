@@ -1,0 +1,114 @@
+"""What a finished run shows: TensorBoard over HTTP (scalars, image grids, hparams, charts), curves, grids."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from src.history import read_history
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get_json(url: str, body: dict | None = None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture
+def tensorboard_server(trained_run: Path):
+    """A real `tensorboard --logdir <run>` on localhost; yields its base URL once it has read the run."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "tensorboard.main", "--logdir", str(trained_run), "--host", "127.0.0.1"]
+    cmd += ["--port", str(port), "--load_fast=false", "--reload_interval", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if get_json(f"{base}/data/plugin/images/tags"):
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None, proc.stderr.read()
+            time.sleep(0.5)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_tensorboard_serves_scalars_images_hparams_and_charts(tensorboard_server: str, trained_run: Path):
+    base = tensorboard_server
+    scalar_tags = get_json(f"{base}/data/plugin/scalars/tags")["tensorboard"]
+    for tag in ("train/loss", "train/acc", "val/loss", "val/acc", "val/miou", "val/miou_best", "lr-Adam", "test/miou"):
+        assert tag in scalar_tags
+    series = get_json(f"{base}/data/plugin/scalars/scalars?run=tensorboard&tag=val/loss")
+    history = read_history(trained_run / "csv" / "metrics.csv")
+    assert [round(v, 5) for _, _, v in series] == [round(h["val/loss"], 5) for h in history]  # one point per epoch
+    assert len(series) == 3
+
+    images = get_json(f"{base}/data/plugin/images/tags")["tensorboard"]
+    assert "val/predictions" in images
+    entries = get_json(f"{base}/data/plugin/images/images?run=tensorboard&tag=val/predictions&sample=0")
+    assert len(entries) == 3  # every epoch
+    with urllib.request.urlopen(f"{base}/data/plugin/images/individualImage?{entries[-1]['query']}") as response:
+        assert response.read(8) == b"\x89PNG\r\n\x1a\n"
+
+    experiment = get_json(f"{base}/data/plugin/hparams/experiment", {"experimentName": ""})
+    hparams = {h["name"] for h in experiment["hparamInfos"]}
+    assert {"model/net/base_channels", "model/optimizer/lr", "data/batch_size", "trainer/max_epochs"} <= hparams
+    assert {m["name"]["tag"] for m in experiment["metricInfos"]} >= {"val/miou_best", "test/miou", "val/loss"}
+    sessions = get_json(
+        f"{base}/data/plugin/hparams/session_groups",
+        {
+            "experimentName": "",
+            "allowedStatuses": ["STATUS_SUCCESS", "STATUS_UNKNOWN", "STATUS_RUNNING", "STATUS_FAILURE"],
+            "colParams": [{"metric": {"tag": "val/loss"}}, {"hparam": "model/net/base_channels"}],
+            "startIndex": 0,
+            "sliceSize": 10,
+        },
+    )["sessionGroups"]
+    (session,) = sessions
+    assert session["hparams"]["model/net/base_channels"] == 4
+    final_val_loss = {m["name"]["tag"]: m["value"] for m in session["metricValues"]}["val/loss"]
+    assert final_val_loss == pytest.approx(history[-1]["val/loss"], rel=1e-5)  # the final value, not a placeholder
+
+    layout = get_json(f"{base}/data/plugin/custom_scalars/layout")
+    charts = {c["title"]: c["multiline"]["tag"] for c in layout["category"][0]["chart"]}
+    assert charts["loss"] == ["^train/loss$", "^val/loss$"]
+    assert set(charts) == {"loss", "pixel accuracy", "mIoU"}
+
+
+def test_run_folder_has_curves_grids_and_history(trained_run: Path):
+    for name in ("loss", "accuracy", "miou"):
+        with Image.open(trained_run / "plots" / f"{name}.png") as image:
+            assert image.width >= 600 and image.height >= 400
+    grids = sorted((trained_run / "images").glob("val_epoch_*.png"))
+    assert [g.name for g in grids] == ["val_epoch_000.png", "val_epoch_001.png", "val_epoch_002.png"]
+    with Image.open(grids[-1]) as image:
+        assert image.width > 1000  # four panels side by side
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    history = metrics["history"]
+    assert [h["epoch"] for h in history] == [0, 1, 2]
+    for entry in history:
+        assert {"train/loss", "train/acc", "train/miou", "val/loss", "val/acc", "val/miou"} <= set(entry)
+    best = max(history, key=lambda h: h["val/miou"])
+    assert metrics["best_val"]["val/miou"] == pytest.approx(best["val/miou"])
