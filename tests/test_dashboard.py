@@ -87,7 +87,7 @@ def test_tensorboard_serves_scalars_images_hparams_and_charts(tensorboard_server
         },
     )["sessionGroups"]
     (session,) = sessions
-    assert session["hparams"]["model/net/base_channels"] == 4
+    assert session["hparams"]["model/net/base_channels"] == 8
     final_val_loss = {m["name"]["tag"]: m["value"] for m in session["metricValues"]}["val/loss"]
     assert final_val_loss == pytest.approx(history[-1]["val/loss"], rel=1e-5)  # the final value, not a placeholder
 

@@ -1,0 +1,91 @@
+"""A trained model back from its checkpoint, with the data settings it was trained on (eval, predict, export).
+
+The network's architecture lives in the training run's `.hydra/config.yaml`, beside `checkpoints/`: the
+checkpoint holds weights and plain hyperparameters only, so it loads with `torch.load(weights_only=True)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from src.errors import ConfigError
+from src.module import SegmentationModule
+
+
+@dataclass
+class TrainedRun:
+    """The model (eval mode, CPU) and the config it was built from, `data` replaced where asked."""
+
+    module: SegmentationModule
+    config: DictConfig  # the training run's config: data, model, paths (the current run's)
+    ckpt_path: Path
+
+    @property
+    def net(self) -> torch.nn.Module:
+        return self.module.net
+
+
+def run_config_path(ckpt_path: Path) -> Path:
+    """<run>/.hydra/config.yaml for <run>/checkpoints/<name>.ckpt."""
+    return ckpt_path.parent.parent / ".hydra" / "config.yaml"
+
+
+def load_trained_run(
+    ckpt_path: str | None,
+    paths: DictConfig,
+    data: DictConfig | None = None,
+    prune_level: int | None = None,
+    ds_mode: str | None = None,
+) -> TrainedRun:
+    """Rebuild the model of `ckpt_path` from its run's config and load its weights.
+
+    `data` replaces the run's data config (evaluate on another dataset); `prune_level` / `ds_mode` change how a
+    UNet++ predicts, as `model.net.prune_level` / `model.net.ds_mode` would have.
+    """
+    if not ckpt_path:
+        raise ConfigError("ckpt_path is required: a .ckpt file written by python -m src.train")
+    path = Path(ckpt_path).expanduser().resolve()
+    if not path.is_file():
+        raise ConfigError(f"ckpt_path={ckpt_path}: no such file ({path})")
+    config_file = run_config_path(path)
+    if not config_file.is_file():
+        raise ConfigError(
+            f"ckpt_path={ckpt_path}: the model's architecture is read from its training run's config,"
+            f" <run>/.hydra/config.yaml for <run>/checkpoints/{path.name}; not found: {config_file}"
+        )
+    config = OmegaConf.load(config_file)
+    config.paths = paths  # the run's own paths point at its output folder; data_dir etc. are this launch's
+    if data is not None:
+        config.data = data
+    # The data config sets the class count; a checkpoint of another class count must not load silently.
+    config.model.num_classes = config.model.net.num_classes = config.data.num_classes
+    module: SegmentationModule = instantiate(config.model)
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated, not a checkpoint, or holding pickled objects
+        raise ConfigError(f"ckpt_path={ckpt_path}: not a readable checkpoint ({type(err).__name__}: {err})") from err
+    state = checkpoint.get("state_dict") if isinstance(checkpoint, dict) else None
+    if state is None:
+        raise ConfigError(f"ckpt_path={ckpt_path}: no state_dict in it; expected a Lightning checkpoint")
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as err:  # shape mismatch: usually another dataset's class count
+        raise ConfigError(
+            f"ckpt_path={ckpt_path} does not fit the model of {config_file} with data.num_classes="
+            f"{config.data.num_classes}: {str(err).splitlines()[-1].strip()}"
+        ) from err
+    net = module.net
+    for key, value in (("prune_level", prune_level), ("ds_mode", ds_mode)):
+        if value is None:
+            continue
+        if not hasattr(net, key):
+            raise ConfigError(
+                f"{key}={value} applies to UNet++ (model=unetpp); the checkpoint is a {type(net).__name__}"
+            )
+        setattr(net, key, value)
+    return TrainedRun(module.eval(), config, path)

@@ -1,0 +1,123 @@
+"""`python -m src.eval`: scores equal the training run's test scores, tables add up, figures and errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import run_module
+
+pytestmark = pytest.mark.slow
+
+
+def best_checkpoint(run: Path) -> Path:
+    return Path(json.loads((run / "metrics.json").read_text())["checkpoints"]["best"])
+
+
+@pytest.fixture(scope="module")
+def evaluated(trained_run: Path, data_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("eval") / "run"
+    args = [f"ckpt_path={best_checkpoint(trained_run)}", "mc_samples=4", f"paths.data_dir={data_cache}"]
+    proc = run_module("src.eval", [*args, f"hydra.run.dir={out}"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "per class" in proc.stdout and "road" in proc.stdout  # the printed class table
+    return out
+
+
+def test_eval_reproduces_the_training_runs_test_scores(evaluated: Path, trained_run: Path):
+    ours = json.loads((evaluated / "metrics.json").read_text())
+    trained = json.loads((trained_run / "metrics.json").read_text())
+    assert ours["split"] == "test" and ours["images"] == 4
+    assert ours["test"]["test/acc"] == pytest.approx(trained["test"]["test/acc"], abs=1e-6)
+    assert ours["test"]["test/miou"] == pytest.approx(trained["test"]["test/miou"], abs=1e-6)
+    assert ours["test"]["test/loss"] == pytest.approx(trained["test"]["test/loss"], rel=1e-4)
+    assert 0.1 < ours["test"]["test/acc"] < 1  # the model learned something: the scores below are not degenerate
+    assert 0 <= ours["test"]["test/ece"] <= 1 and 0 < ours["test"]["test/error_auroc"] < 1
+    mc = ours["mc_dropout"]
+    assert mc["samples"] == 4
+    for key in ("test/acc", "test/miou", "test/ece", "test/error_auroc", "test/error_auroc_mutual_information"):
+        assert 0 <= mc[key] <= 1
+
+
+def test_class_table_adds_up_to_the_confusion_matrix(evaluated: Path):
+    with open(evaluated / "confusion_matrix.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    names = rows[0][1:]
+    confmat = np.array([[int(v) for v in row[1:]] for row in rows[1:]])
+    assert confmat.shape == (34, 34) and [r[0] for r in rows[1:]] == names
+    with open(evaluated / "class_metrics.csv", newline="") as f:
+        classes = list(csv.DictReader(f))
+    assert [c["class"] for c in classes] == names
+    for i, c in enumerate(classes):
+        assert int(c["pixels"]) == confmat[i].sum() and int(c["predicted"]) == confmat[:, i].sum()
+        union = confmat[i].sum() + confmat[:, i].sum() - confmat[i, i]
+        if union:
+            assert float(c["iou"]) == pytest.approx(confmat[i, i] / union)
+        else:
+            assert math.isnan(float(c["iou"]))
+        if confmat[i].sum():
+            assert float(c["accuracy"]) == pytest.approx(confmat[i, i] / confmat[i].sum())
+    scores = json.loads((evaluated / "metrics.json").read_text())["test"]
+    assert scores["test/acc"] == pytest.approx(np.trace(confmat) / confmat.sum())
+    ious = [float(c["iou"]) for c in classes]
+    assert scores["test/miou"] == pytest.approx(np.nanmean(ious), abs=1e-6)
+    markdown = (evaluated / "class_metrics.md").read_text().splitlines()
+    assert markdown[0] == "| class | pixels | IoU | accuracy |"
+    assert len(markdown) - 2 == sum(1 for c in classes if int(c["pixels"]) or int(c["predicted"]))
+
+
+def test_eval_figures_are_written(evaluated: Path):
+    for name, min_width in (("confusion_matrix.png", 500), ("reliability.png", 800)):  # two columns: softmax, MC
+        with Image.open(evaluated / name) as image:
+            assert image.width >= min_width and image.height >= 400
+
+
+def test_eval_on_the_val_split(trained_run: Path, data_cache: Path, tmp_path: Path):
+    args = [f"ckpt_path={trained_run / 'checkpoints' / 'last.ckpt'}", "split=val", "mc_samples=0"]
+    proc = run_module("src.eval", [*args, f"paths.data_dir={data_cache}", f"hydra.run.dir={tmp_path}"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["split"] == "val" and "val/miou" in metrics["val"] and "mc_dropout" not in metrics
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["split=train"], "split must be one of test, val; got 'train'"),
+        (["prune_level=1"], "prune_level=1 applies to UNet++ (model=unetpp); the checkpoint is a UNet"),
+    ],
+)
+def test_eval_bad_settings_are_one_line_errors(trained_run: Path, tmp_path: Path, args, message):
+    ckpt = trained_run / "checkpoints" / "last.ckpt"
+    proc = run_module("src.eval", [f"ckpt_path={ckpt}", *args, f"hydra.run.dir={tmp_path / 'run'}"])
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1].endswith(f"ConfigError: {message}")
+
+
+def test_eval_bad_checkpoints_are_one_line_errors(trained_run: Path, tmp_path: Path):
+    lone = tmp_path / "lone.ckpt"  # a checkpoint moved out of its run folder: no config beside it
+    shutil.copy(trained_run / "checkpoints" / "last.ckpt", lone)
+    broken_run = tmp_path / "broken"  # a truncated checkpoint inside a proper run folder
+    shutil.copytree(trained_run / ".hydra", broken_run / ".hydra")
+    (broken_run / "checkpoints").mkdir()
+    data = (trained_run / "checkpoints" / "last.ckpt").read_bytes()
+    (broken_run / "checkpoints" / "last.ckpt").write_bytes(data[: len(data) // 2])
+    cases = {
+        "": "ckpt_path is required",
+        str(tmp_path / "missing.ckpt"): "no such file",
+        str(lone): "not found: " + str(tmp_path.parent / ".hydra" / "config.yaml"),
+        str(broken_run / "checkpoints" / "last.ckpt"): "not a readable checkpoint",
+    }
+    for ckpt, message in cases.items():
+        override = f"ckpt_path={ckpt}" if ckpt else "ckpt_path=null"
+        proc = run_module("src.eval", [override, f"hydra.run.dir={tmp_path / 'run'}"])
+        assert proc.returncode == 1, ckpt
+        last = proc.stderr.strip().splitlines()[-1]
+        assert "ConfigError: " in last and message in last, last
