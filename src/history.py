@@ -9,13 +9,16 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lightning import Trainer
-from lightning.pytorch.loggers import CSVLogger
+if TYPE_CHECKING:
+    from lightning import Trainer
 
 
 def csv_metrics_file(trainer: Trainer) -> Path | None:
     """The metrics.csv of the trainer's CSV logger, or None without one (logger=tensorboard alone)."""
+    from lightning.pytorch.loggers import CSVLogger  # here: src.report reads histories without Lightning
+
     for logger in trainer.loggers:
         if isinstance(logger, CSVLogger):
             return Path(logger.log_dir) / "metrics.csv"

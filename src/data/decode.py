@@ -73,14 +73,21 @@ def map_labels(label: np.ndarray, table: ClassTable, path: Path) -> np.ndarray:
     return table.lut[label]
 
 
+def resize_image(image: np.ndarray, size: Sequence[int]) -> np.ndarray:
+    """Resize a photo to (H, W): area averaging when shrinking (no aliasing), bilinear when growing."""
+    height, width = size
+    if image.shape[:2] == (height, width):
+        return image
+    shrink = height <= image.shape[0] and width <= image.shape[1]
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
 def resize_pair(image: np.ndarray, label: np.ndarray, size: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Resize to (H, W): area averaging when shrinking (no aliasing), bilinear when growing; labels nearest."""
+    """Resize to (H, W): the photo as `resize_image` does, labels nearest."""
     height, width = size
     if image.shape[:2] == (height, width):
         return image, label
-    shrink = height <= image.shape[0] and width <= image.shape[1]
-    interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
-    image = cv2.resize(image, (width, height), interpolation=interpolation)
+    image = resize_image(image, size)
     # NEAREST_EXACT samples each target pixel's centre, as area averaging does; plain NEAREST takes the top-left
     # source pixel, shifting labels ~half a target pixel up-left of their image.
     label = cv2.resize(label, (width, height), interpolation=cv2.INTER_NEAREST_EXACT)

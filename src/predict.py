@@ -1,0 +1,143 @@
+"""Segment images with a trained checkpoint: `python -m src.predict ckpt_path=... input=<image or folder>`.
+
+For each image, at its own resolution, into the run folder (outputs/predict/<date>/<time>/, mirroring the
+input's sub-folders): `<name>_label.png` (class indices), `<name>_color.png` (the label table's colours),
+`<name>_overlay.png` (mask over the photo) and `<name>_uncertainty.png` (predictive entropy, black = certain,
+bright = log(C) nats; from the MC-dropout mean with mc_samples >= 2). predictions.json lists them all.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import hydra
+import numpy as np
+import torch
+import torch.nn.functional as F
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from PIL import Image
+from rich.progress import track
+
+from src.callbacks.metrics_summary import write_json_atomically
+from src.data.decode import read_image, resize_image
+from src.data.folder import IMAGE_EXTENSIONS
+from src.errors import ConfigError, DataError
+from src.exit_on_user_error import exit_on_user_error
+from src.figures.segmentation import colorize, heatmap, overlay
+from src.trained_run import load_trained_run
+from src.uncertainty import Prediction, dropout_layers, entropy, predict, predict_mc_dropout
+
+log = logging.getLogger(__name__)
+
+
+def find_images(input_path: str | None) -> tuple[Path, list[Path]]:
+    """(the folder outputs are relative to, the images): one file, or every image under a folder."""
+    if not input_path:
+        raise ConfigError("input is required: an image file or a folder of images, e.g. input=photo.png")
+    path = Path(input_path).expanduser()
+    if path.is_file():
+        return path.parent, [path]
+    if not path.is_dir():
+        raise ConfigError(f"input={input_path}: no such file or folder ({path.resolve()})")
+    images = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+    if not images:
+        raise ConfigError(f"input={input_path}: no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) in {path.resolve()}")
+    return path, images
+
+
+def to_input_size(result: Prediction, height: int, width: int) -> Prediction:
+    """Probabilities resized (bilinear) to the input's resolution, and the uncertainty recomputed there."""
+    if result.probs.shape[-2:] == (height, width):
+        return result
+    probs = F.interpolate(result.probs, size=(height, width), mode="bilinear", align_corners=False)
+    mutual_information = result.mutual_information
+    if mutual_information is not None:
+        mutual_information = F.interpolate(mutual_information[:, None], size=(height, width), mode="bilinear")[:, 0]
+    return Prediction(probs, entropy(probs), mutual_information)
+
+
+def write_outputs(photo: np.ndarray, result: Prediction, palette: np.ndarray, stem: Path, alpha: float) -> dict:
+    """The four PNGs of one image; returns their paths and the image's mean uncertainty."""
+    labels = result.probs[0].argmax(0).byte().cpu().numpy()
+    uncertainty = result.entropy[0].cpu().numpy()
+    colours = colorize(labels, palette)
+    max_entropy = math.log(result.probs.shape[1])
+    files = {
+        "label": (labels, "_label.png"),
+        "color": (colours, "_color.png"),
+        "overlay": (overlay(photo, colours, alpha), "_overlay.png"),
+        "uncertainty": (heatmap(uncertainty, max_entropy), "_uncertainty.png"),
+    }
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for kind, (array, suffix) in files.items():
+        path = stem.with_name(stem.name + suffix)
+        Image.fromarray(array).save(path)
+        written[kind] = str(path)
+    written["mean_entropy"] = float(uncertainty.mean())
+    if result.mutual_information is not None:
+        written["mean_mutual_information"] = float(result.mutual_information.mean())
+    return written
+
+
+def predict_images(cfg: DictConfig) -> dict:
+    """Predict every input image; returns what predictions.json holds. Unreadable images are listed, not fatal."""
+    root, images = find_images(cfg.input)
+    run = load_trained_run(cfg.ckpt_path, cfg.paths, None, cfg.prune_level, cfg.ds_mode)
+    device = torch.device(
+        "cuda" if cfg.device == "auto" and torch.cuda.is_available() else cfg.device.replace("auto", "cpu")
+    )
+    module = run.module.to(device)
+    data = run.config.data
+    table = instantiate(data).table  # class names and colours; nothing is read from disk
+    size = tuple(cfg.size or data.size)
+    mc_samples = cfg.mc_samples if cfg.mc_samples >= 2 else 0
+    if mc_samples and not dropout_layers(module):
+        log.warning("mc_samples=%d ignored: the network has no dropout with p > 0 (model.net.dropout)", mc_samples)
+        mc_samples = 0
+    mean, std = np.asarray(data.mean, np.float32), np.asarray(data.std, np.float32)
+    out_dir = Path(cfg.paths.output_dir)
+    done, failed = [], []
+    for path in track(images, description=f"predicting {len(images)} image(s)"):
+        try:
+            photo, _ = read_image(path)
+        except (DataError, FileNotFoundError) as err:
+            failed.append({"input": str(path), "error": str(err)})
+            log.error("DataError: %s", err)
+            continue
+        x = (resize_image(photo, size).astype(np.float32) / 255 - mean) / std
+        x = torch.from_numpy(x).permute(2, 0, 1)[None].to(device)
+        result = predict_mc_dropout(module, x, mc_samples) if mc_samples else predict(module, x)
+        result = to_input_size(result, *photo.shape[:2])
+        stem = out_dir / path.relative_to(root).with_suffix("")
+        done.append(
+            {"input": str(path), "size": list(photo.shape[:2])}
+            | write_outputs(photo, result, table.palette(), stem, cfg.alpha)
+        )
+    summary = {
+        "ckpt_path": str(run.ckpt_path),
+        "network_input_size": list(size),
+        "mc_samples": mc_samples,
+        "uncertainty": "predictive entropy (nats) of the MC-dropout mean" if mc_samples else "softmax entropy (nats)",
+        "classes": list(table.names),
+        "images": done,
+        "failed": failed,
+    }
+    write_json_atomically(out_dir / "predictions.json", summary)
+    log.info("%d image(s) predicted into %s", len(done), out_dir)
+    if failed:
+        raise DataError(f"{len(failed)} of {len(images)} image(s) could not be read, e.g. {failed[0]['error']}")
+    return summary
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="predict.yaml")
+@exit_on_user_error
+def main(cfg: DictConfig) -> None:
+    predict_images(cfg)
+
+
+if __name__ == "__main__":
+    main()

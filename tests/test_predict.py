@@ -1,0 +1,107 @@
+"""`python -m src.predict`: four PNGs per image at the input's resolution, the model's own labels, bad files."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from omegaconf import OmegaConf
+from PIL import Image
+
+from src.data.labels import cityscapes_table
+from src.trained_run import load_trained_run
+from tests.conftest import ROOT, run_module
+
+pytestmark = pytest.mark.slow
+KINDS = ("label", "color", "overlay", "uncertainty")
+
+
+def a_test_image(data_cache: Path) -> Path:
+    return sorted((data_cache / "synthetic").glob("*/leftImg8bit/test/*/*_leftImg8bit.png"))[0]
+
+
+@pytest.fixture(scope="module")
+def inputs(trained_run: Path, data_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of three images: one at the training size, a grey odd-sized one and an RGBA one in a sub-folder."""
+    folder = tmp_path_factory.mktemp("inputs")
+    photo = Image.open(a_test_image(data_cache))
+    photo.save(folder / "street.png")
+    (folder / "more").mkdir()
+    photo.resize((301, 97)).convert("L").save(folder / "more" / "grey.png")
+    photo.resize((200, 150)).convert("RGBA").save(folder / "more" / "alpha.png")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def predicted(trained_run: Path, inputs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("predict") / "run"
+    ckpt = trained_run / "checkpoints" / "last.ckpt"
+    proc = run_module("src.predict", [f"ckpt_path={ckpt}", f"input={inputs}", "mc_samples=3", f"hydra.run.dir={out}"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "predicting 3 image(s)" in proc.stdout  # the progress bar
+    return out
+
+
+def test_predict_writes_four_pngs_per_image_at_its_own_size(predicted: Path):
+    palette = cityscapes_table().palette()
+    for stem, (width, height) in (("street", (128, 64)), ("more/grey", (301, 97)), ("more/alpha", (200, 150))):
+        images = {kind: Image.open(predicted / f"{stem}_{kind}.png") for kind in KINDS}
+        assert {im.size for im in images.values()} == {(width, height)}
+        assert images["label"].mode == "L" and images["color"].mode == "RGB"
+        labels = np.asarray(images["label"])
+        assert labels.max() < 34
+        assert np.array_equal(np.asarray(images["color"]), palette[labels])  # colours from the label table
+        assert np.asarray(images["uncertainty"]).std() > 0  # a heat map, not a flat image
+    summary = json.loads((predicted / "predictions.json").read_text())
+    assert summary["mc_samples"] == 3 and summary["failed"] == [] and len(summary["images"]) == 3
+    for entry in summary["images"]:
+        assert 0 < entry["mean_entropy"] <= math.log(34)
+        assert 0 <= entry["mean_mutual_information"] <= entry["mean_entropy"]
+
+
+def test_predicted_labels_are_the_models_argmax(trained_run: Path, inputs: Path, tmp_path: Path):
+    """One softmax pass at the training size: the label PNG is exactly argmax of the network's logits."""
+    ckpt = trained_run / "checkpoints" / "last.ckpt"
+    proc = run_module(
+        "src.predict",
+        [f"ckpt_path={ckpt}", f"input={inputs / 'street.png'}", "mc_samples=0", f"hydra.run.dir={tmp_path}"],
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    paths = OmegaConf.create({"root_dir": str(ROOT), "data_dir": str(tmp_path), "log_dir": "x", "output_dir": "x"})
+    run = load_trained_run(str(ckpt), paths)
+    photo = np.asarray(Image.open(inputs / "street.png").convert("RGB"), dtype=np.float32) / 255
+    x = (photo - np.array(run.config.data.mean)) / np.array(run.config.data.std)
+    with torch.no_grad():
+        expected = run.module(torch.from_numpy(x).float().permute(2, 0, 1)[None]).argmax(1)[0].numpy()
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "street_label.png")), expected)
+    assert json.loads((tmp_path / "predictions.json").read_text())["uncertainty"] == "softmax entropy (nats)"
+
+
+def test_predict_names_a_bad_file_and_still_writes_the_others(trained_run: Path, inputs: Path, tmp_path: Path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "good.png").write_bytes((inputs / "street.png").read_bytes())
+    (folder / "broken.png").write_bytes(b"not a png")
+    ckpt = trained_run / "checkpoints" / "last.ckpt"
+    out = tmp_path / "out"
+    proc = run_module("src.predict", [f"ckpt_path={ckpt}", f"input={folder}", "mc_samples=0", f"hydra.run.dir={out}"])
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "DataError: 1 of 2 image(s) could not be read" in last and str(folder / "broken.png") in last
+    assert (out / "good_overlay.png").is_file()
+    assert json.loads((out / "predictions.json").read_text())["failed"][0]["input"] == str(folder / "broken.png")
+
+
+@pytest.mark.parametrize(
+    ("input_arg", "message"),
+    [("input=null", "ConfigError: input is required"), ("input=/no/such/place", "input=/no/such/place: no such file")],
+)
+def test_predict_bad_input_is_one_line_error(trained_run: Path, tmp_path: Path, input_arg: str, message: str):
+    ckpt = trained_run / "checkpoints" / "last.ckpt"
+    proc = run_module("src.predict", [f"ckpt_path={ckpt}", input_arg, f"hydra.run.dir={tmp_path}"])
+    assert proc.returncode == 1
+    assert message in proc.stderr.strip().splitlines()[-1]
