@@ -1,0 +1,43 @@
+"""Images of the same size next to each other, a title above each, in one PNG at their own resolution."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display needed
+import matplotlib.pyplot as plt
+import numpy as np
+from PIL import Image
+
+TITLE_PX = 34  # room above each image for its title
+GAP_PX = 12  # white gutter between two images
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(width, height) of an image file, read from its header."""
+    with Image.open(path) as image:
+        return image.size
+
+
+def side_by_side(images: dict[str, Path], path: Path) -> bool:
+    """Draw {title: image file} left to right into `path`; False (nothing written) unless all sizes are equal."""
+    if not images or len({image_size(p) for p in images.values()}) != 1:
+        return False
+    arrays = [np.asarray(Image.open(p).convert("RGB")) for p in images.values()]
+    height, width = arrays[0].shape[:2]
+    n = len(arrays)
+    total_w, total_h = n * width + (n - 1) * GAP_PX, height + TITLE_PX
+    dpi = 100
+    fig = plt.figure(figsize=(total_w / dpi, total_h / dpi), dpi=dpi)
+    for i, (title, array) in enumerate(zip(images, arrays, strict=True)):
+        left = i * (width + GAP_PX) / total_w
+        ax = fig.add_axes((left, 0, width / total_w, height / total_h))
+        ax.imshow(array, interpolation="nearest")  # one image pixel per output pixel: no resampling blur
+        ax.set_axis_off()
+        ax.set_title(title, fontsize=13, fontweight="bold")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return True
