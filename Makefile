@@ -7,7 +7,7 @@ TORCH_VERSION ?= 2.13.0
 HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo 1)
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: install train test model-table lint format tensorboard clean
+.PHONY: install train test model-table docs-figures lint format tensorboard clean
 
 install: $(VENV)/.installed
 
@@ -33,6 +33,23 @@ test: install  ## the whole test suite
 
 model-table: install  ## params, GFLOPs and CPU inference img/s of UNet and UNet++ L1..L4; rewrites README's table
 	$(BIN)/python -m src.model_table readme=README.md $(ARGS)
+
+DOCS := outputs/docs
+docs-figures: install  ## README's example images from the built-in scenes: a UNet vs UNet++ quickstart sweep, eval, predict, report, export (~25 min on 2 cores)
+	$(BIN)/python -m src.train -m experiment=quickstart model=unet,unetpp hydra.sweep.dir=$(DOCS)/sweep
+	$(BIN)/python -m src.eval ckpt_path=$$($(BIN)/python -c "import json; print(json.load(open('$(DOCS)/sweep/0/metrics.json'))['checkpoints']['best'])") hydra.run.dir=$(DOCS)/eval
+	mkdir -p docs/images
+	cp $$(ls data/synthetic/v1_seed0_train600-val100-test100_128x256/leftImg8bit/test/*/*.png | head -1) docs/images/predict_input.png
+	$(BIN)/python -m src.predict ckpt_path=$(DOCS)/sweep/0/checkpoints/last.ckpt input=docs/images/predict_input.png hydra.run.dir=$(DOCS)/predict
+	$(BIN)/python -m src.report $(DOCS)/sweep --out $(DOCS)/report
+	$(BIN)/python -m src.export ckpt_path=$(DOCS)/sweep/0/checkpoints/last.ckpt format=onnx hydra.run.dir=$(DOCS)/export
+	cp $(DOCS)/sweep/0/plots/loss.png $(DOCS)/sweep/0/plots/accuracy.png $(DOCS)/sweep/0/plots/miou.png docs/images/
+	cp $$(ls $(DOCS)/sweep/0/images/val_epoch_*.png | tail -1) docs/images/val_predictions.png
+	cp $(DOCS)/eval/confusion_matrix.png $(DOCS)/eval/reliability.png docs/images/
+	for kind in color overlay uncertainty; do cp $(DOCS)/predict/predict_input_$$kind.png docs/images/predict_$$kind.png; done
+	cp $(DOCS)/report/val_miou.png docs/images/report_val_miou.png
+	cp $(DOCS)/report/val_loss.png docs/images/report_val_loss.png
+	cp $(DOCS)/report/predictions.png docs/images/report_predictions.png
 
 lint: install
 	$(BIN)/ruff check src tests

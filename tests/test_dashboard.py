@@ -15,8 +15,6 @@ from PIL import Image
 
 from src.history import read_history
 
-pytestmark = pytest.mark.slow
-
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -55,6 +53,7 @@ def tensorboard_server(trained_run: Path):
         proc.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_tensorboard_serves_scalars_images_hparams_and_charts(tensorboard_server: str, trained_run: Path):
     base = tensorboard_server
     scalar_tags = get_json(f"{base}/data/plugin/scalars/tags")["tensorboard"]
@@ -97,6 +96,7 @@ def test_tensorboard_serves_scalars_images_hparams_and_charts(tensorboard_server
     assert set(charts) == {"loss", "pixel accuracy", "mIoU"}
 
 
+@pytest.mark.slow
 def test_run_folder_has_curves_grids_and_history(trained_run: Path):
     for name in ("loss", "accuracy", "miou"):
         with Image.open(trained_run / "plots" / f"{name}.png") as image:
@@ -112,3 +112,24 @@ def test_run_folder_has_curves_grids_and_history(trained_run: Path):
         assert {"train/loss", "train/acc", "train/miou", "val/loss", "val/acc", "val/miou"} <= set(entry)
     best = max(history, key=lambda h: h["val/miou"])
     assert metrics["best_val"]["val/miou"] == pytest.approx(best["val/miou"])
+
+
+def test_read_history_merges_rows_per_epoch_and_skips_test_rows(tmp_path: Path):
+    """Train and val rows of an epoch merge; a re-run epoch (after a resume) keeps its last values."""
+    metrics_csv = tmp_path / "metrics.csv"
+    metrics_csv.write_text(
+        "epoch,lr-Adam,step,train/loss,val/loss,val/miou,test/miou\n"
+        ",0.002,0,,,,\n"  # learning rate, no epoch
+        "0,,9,,1.5,0.2,\n"
+        "0,,9,2.0,,,\n"
+        "1,,19,,1.2,nan,\n"
+        "1,,19,1.4,,,\n"
+        "1,,19,,1.1,0.35,\n"  # epoch 1 again, after a resume
+        "1,,19,1.3,,,\n"
+        "0,,20,,,,0.3\n"  # the test of the best checkpoint, logged with its epoch
+    )
+    assert read_history(metrics_csv) == [
+        {"epoch": 0, "val/loss": 1.5, "val/miou": 0.2, "train/loss": 2.0},
+        {"epoch": 1, "val/loss": 1.1, "val/miou": 0.35, "train/loss": 1.3},
+    ]
+    assert read_history(tmp_path / "missing.csv") == []

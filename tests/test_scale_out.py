@@ -138,6 +138,10 @@ def test_resume_continues_the_newest_matching_run_in_its_own_folder(tmp_path):
     (run,) = (tmp_path / "logs").glob("*/*")  # one run folder: the resumed run wrote into the first one
     summary = json.loads((run / "metrics.json").read_text())
     assert summary["epochs_run"] == 3
+    # The curves and history cover the epochs before the resume too.
+    assert [h["epoch"] for h in summary["history"]] == [0, 1, 2]
+    assert all("train/loss" in h and "val/loss" in h for h in summary["history"])
+    assert (run / "plots" / "loss.png").is_file()
     rows = (run / "csv" / "metrics.csv").read_text().splitlines()
     header = rows[0].split(",")
     val_epochs = [r.split(",")[header.index("epoch")] for r in rows[1:] if r.split(",")[header.index("val/miou")]]
