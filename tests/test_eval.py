@@ -5,14 +5,18 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 from PIL import Image
 
-from tests.conftest import run_module
+from src.errors import ConfigError
+from src.trained_run import load_trained_run
+from tests.conftest import ROOT, run_module
 
 pytestmark = pytest.mark.slow
 
@@ -101,7 +105,8 @@ def test_eval_bad_settings_are_one_line_errors(trained_run: Path, tmp_path: Path
     assert proc.stderr.strip().splitlines()[-1].endswith(f"ConfigError: {message}")
 
 
-def test_eval_bad_checkpoints_are_one_line_errors(trained_run: Path, tmp_path: Path):
+def test_bad_checkpoints_are_named_errors(trained_run: Path, tmp_path: Path):
+    """What eval, predict and export say about a checkpoint they cannot use (the loader they share)."""
     lone = tmp_path / "lone.ckpt"  # a checkpoint moved out of its run folder: no config beside it
     shutil.copy(trained_run / "checkpoints" / "last.ckpt", lone)
     broken_run = tmp_path / "broken"  # a truncated checkpoint inside a proper run folder
@@ -109,15 +114,23 @@ def test_eval_bad_checkpoints_are_one_line_errors(trained_run: Path, tmp_path: P
     (broken_run / "checkpoints").mkdir()
     data = (trained_run / "checkpoints" / "last.ckpt").read_bytes()
     (broken_run / "checkpoints" / "last.ckpt").write_bytes(data[: len(data) // 2])
+    paths = OmegaConf.create({"root_dir": str(ROOT), "data_dir": str(tmp_path), "log_dir": "x", "output_dir": "x"})
     cases = {
-        "": "ckpt_path is required",
+        None: "ckpt_path is required",
         str(tmp_path / "missing.ckpt"): "no such file",
         str(lone): "not found: " + str(tmp_path.parent / ".hydra" / "config.yaml"),
         str(broken_run / "checkpoints" / "last.ckpt"): "not a readable checkpoint",
     }
     for ckpt, message in cases.items():
-        override = f"ckpt_path={ckpt}" if ckpt else "ckpt_path=null"
-        proc = run_module("src.eval", [override, f"hydra.run.dir={tmp_path / 'run'}"])
-        assert proc.returncode == 1, ckpt
-        last = proc.stderr.strip().splitlines()[-1]
-        assert "ConfigError: " in last and message in last, last
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            load_trained_run(ckpt, paths)
+
+
+def test_eval_without_a_checkpoint_is_one_line_error(tmp_path: Path):
+    proc = run_module("src.eval", [f"hydra.run.dir={tmp_path / 'run'}"])
+    assert proc.returncode == 1
+    assert (
+        proc.stderr.strip()
+        .splitlines()[-1]
+        .endswith("ConfigError: ckpt_path is required: a .ckpt file written by python -m src.train")
+    )

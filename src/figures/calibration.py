@@ -11,8 +11,8 @@ from matplotlib.figure import Figure
 
 
 def reliability_diagram(bins_by_name: Mapping[str, Mapping[str, torch.Tensor]], title: str = "") -> Figure:
-    """One column per way of predicting (e.g. softmax, MC dropout): accuracy bars over confidence bins, the gap
-    to the diagonal shaded, ECE in the title; below, the share of pixels per bin (log scale)."""
+    """One column per way of predicting (e.g. softmax, MC dropout): accuracy bars over confidence bins with each
+    bin's mean confidence marked, ECE in the title; below, the share of pixels per bin (log scale)."""
     names = list(bins_by_name)
     fig = Figure(figsize=(4.6 * len(names), 6.4), dpi=110)
     axes = fig.subplots(2, len(names), squeeze=False, gridspec_kw={"height_ratios": [3, 1.3]})
@@ -26,9 +26,15 @@ def reliability_diagram(bins_by_name: Mapping[str, Mapping[str, torch.Tensor]], 
         filled = pixels > 0
         top = axes[0, c]
         top.bar(centres[filled], accuracy[filled], width=width, edgecolor="black", color="tab:blue", label="accuracy")
-        gap_bottom = np.minimum(accuracy, confidence)[filled]
-        gap = np.abs(accuracy - confidence)[filled]
-        top.bar(centres[filled], gap, bottom=gap_bottom, width=width, color="tab:red", alpha=0.35, label="gap")
+        # Each bin's mean confidence as a red tick: the gap between bar top and tick is the bin's miscalibration.
+        top.hlines(
+            confidence[filled],
+            centres[filled] - width / 2,
+            centres[filled] + width / 2,
+            colors="tab:red",
+            linewidth=2.5,
+            label="mean confidence",
+        )
         top.plot([0, 1], [0, 1], "k--", linewidth=1, label="calibrated")
         top.set(xlim=(0, 1), ylim=(0, 1), ylabel="accuracy", title=f"{name}: ECE {float(bins['ece']):.4f}")
         top.legend(loc="upper left", fontsize=8)
