@@ -13,11 +13,11 @@ import math
 import torch
 from lightning import LightningModule
 from torch import nn
-from torchmetrics import MeanMetric
 
 from src.metrics.calibration import ReliabilityBins
 from src.metrics.confusion import ConfusionMatrix, iou_per_class, mean_iou, pixel_accuracy
 from src.metrics.error_detection import ErrorDetectionAUROC
+from src.metrics.weighted_mean import WeightedMean
 from src.uncertainty import Prediction, predict, predict_mc_dropout
 
 SOFTMAX, MC = "softmax", "mc_dropout"
@@ -29,7 +29,7 @@ class Scores(nn.Module):
     def __init__(self, num_classes: int, ignore_index: int, ece_bins: int, mutual_information: bool) -> None:
         super().__init__()
         self.ignore_index = ignore_index
-        self.nll = MeanMetric(nan_strategy="disable")
+        self.nll = WeightedMean()
         self.confmat = ConfusionMatrix(num_classes, ignore_index)
         self.reliability = ReliabilityBins(ece_bins, ignore_index)
         max_entropy = math.log(num_classes)  # both entropy and mutual information lie in [0, log C]

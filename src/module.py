@@ -7,9 +7,10 @@ from collections.abc import Callable
 import torch
 from lightning import LightningModule
 from torch import nn
-from torchmetrics import MaxMetric, MeanMetric
+from torchmetrics import MaxMetric
 
 from src.metrics.confusion import ConfusionMatrix, iou_per_class, mean_iou, pixel_accuracy
+from src.metrics.weighted_mean import WeightedMean
 
 STAGES = ("train", "val", "test")
 
@@ -45,10 +46,9 @@ class SegmentationModule(LightningModule):
         self.net.to(memory_format=self.memory_format)
         self.criterion = nn.CrossEntropyLoss(ignore_index=ignore_index)
         for stage in STAGES:
-            # nan_strategy="disable": the NaN check would read the loss back to the host every step.
-            setattr(self, f"{stage}_loss", MeanMetric(nan_strategy="disable"))
+            setattr(self, f"{stage}_loss", WeightedMean())  # never syncs with the host (see its docstring)
             setattr(self, f"{stage}_confmat", ConfusionMatrix(num_classes, ignore_index=ignore_index))
-        self.train_loss_ds = MeanMetric(nan_strategy="disable")  # the deep-supervision objective, when there is one
+        self.train_loss_ds = WeightedMean()  # the deep-supervision objective, when there is one
         self.val_miou_best = MaxMetric()
         self.val_miou_best.persistent(True)  # kept in checkpoints, so a resumed run remembers its best
         self.test_class_iou: torch.Tensor | None = None
@@ -60,18 +60,20 @@ class SegmentationModule(LightningModule):
     def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
         images, labels = batch
         labels = labels.long()
+        labelled = (labels != self.hparams.ignore_index).sum()  # losses average over pixels, not over batches
         outputs = self(images)
         if isinstance(outputs, torch.Tensor):
             loss = self.criterion(outputs, labels)
             logits, prediction_loss = outputs.detach(), loss.detach()
         else:
             loss = self.deep_supervision_loss(outputs, labels)
-            self.train_loss_ds.update(loss.detach())
+            self.train_loss_ds.update(torch.where(labelled > 0, loss.detach(), 0.0), labelled)
             self.log("train/loss_ds", self.train_loss_ds, on_step=False, on_epoch=True)
             with torch.no_grad():
                 logits = self.net.predict_from_heads([z.detach() for z in outputs])
                 prediction_loss = self.criterion(logits, labels)
-        getattr(self, f"{stage}_loss").update(prediction_loss)
+        prediction_loss = torch.where(labelled > 0, prediction_loss, 0.0)  # all ignored: CE is 0/0, weight 0
+        getattr(self, f"{stage}_loss").update(prediction_loss, weight=labelled)
         getattr(self, f"{stage}_confmat").update(logits.argmax(1), labels)
         self.log(f"{stage}/loss", getattr(self, f"{stage}_loss"), on_step=False, on_epoch=True, prog_bar=True)
         return loss

@@ -126,6 +126,21 @@ def test_error_auroc_matches_torchmetrics_and_extremes():
     assert math.isnan(no_errors.compute())
 
 
+def test_error_auroc_stays_exact_for_a_confident_model():
+    """Most entropies of a confident softmax sit within 1e-6 of 0: log-spaced bins still separate them."""
+    g = torch.Generator().manual_seed(5)
+    n, classes = 100_000, 34
+    wrong = torch.rand(n, generator=g) < 0.1
+    margin = torch.where(wrong, torch.randn(n, generator=g) * 4 + 9, torch.randn(n, generator=g) * 3 + 16)
+    logits = torch.randn(n, classes, generator=g)
+    logits[:, 0] = margin
+    score = entropy(logits.softmax(1))
+    assert (score < 1e-3).float().mean() > 0.5
+    metric = ErrorDetectionAUROC(max_score=math.log(classes))
+    metric.update(score, wrong, torch.zeros(n, dtype=torch.long))
+    assert metric.compute() == pytest.approx(float(BinaryAUROC()(score, wrong.long())), abs=1e-4)
+
+
 def test_error_auroc_skips_ignored_pixels():
     wrong = torch.tensor([True, False, True, False])
     score = torch.tensor([0.9, 0.1, 0.05, 0.95])

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; no display needed
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global figure state
 from PIL import Image
 
 TITLE_PX = 34  # room above each image for its title
@@ -30,7 +27,7 @@ def side_by_side(images: dict[str, Path], path: Path) -> bool:
     n = len(arrays)
     total_w, total_h = n * width + (n - 1) * GAP_PX, height + TITLE_PX
     dpi = 100
-    fig = plt.figure(figsize=(total_w / dpi, total_h / dpi), dpi=dpi)
+    fig = Figure(figsize=(total_w / dpi, total_h / dpi), dpi=dpi)
     for i, (title, array) in enumerate(zip(images, arrays, strict=True)):
         left = i * (width + GAP_PX) / total_w
         ax = fig.add_axes((left, 0, width / total_w, height / total_h))
@@ -39,5 +36,4 @@ def side_by_side(images: dict[str, Path], path: Path) -> bool:
         ax.set_title(title, fontsize=13, fontweight="bold")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
-    plt.close(fig)
     return True
