@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
-from src.callbacks.metrics_summary import write_json_atomically
+from src.atomic_files import write_json_atomically
 from src.errors import ConfigError
 from src.evaluation import MC, SOFTMAX, Evaluation
 from src.exit_on_user_error import exit_on_user_error
@@ -28,7 +28,7 @@ from src.figures.calibration import reliability_diagram
 from src.figures.confusion import confusion_figure
 from src.figures.segmentation import save_figure
 from src.trained_run import load_trained_run
-from src.uncertainty import dropout_layers
+from src.uncertainty import mc_samples_for
 
 log = logging.getLogger(__name__)
 SPLITS = ("test", "val")
@@ -95,14 +95,13 @@ def evaluate(cfg: DictConfig) -> dict:
     """Score the checkpoint on the split and write the files; returns what metrics.json holds."""
     if cfg.split not in SPLITS:
         raise ConfigError(f"split must be one of {', '.join(SPLITS)}; got {cfg.split!r}")
+    if isinstance(cfg.ece_bins, bool) or not isinstance(cfg.ece_bins, int) or cfg.ece_bins < 1:
+        raise ConfigError(f"ece_bins must be a whole number >= 1, got {cfg.ece_bins!r}")
     run = load_trained_run(cfg.ckpt_path, cfg.paths, cfg.get("data"), cfg.prune_level, cfg.ds_mode)
     datamodule = instantiate(run.config.data)
     if not datamodule.has_split(cfg.split):
         raise ConfigError(f"{datamodule.name} at {datamodule.root} has no {cfg.split} split; try split=val")
-    mc_samples = cfg.mc_samples if cfg.mc_samples >= 2 else 0
-    if mc_samples and not dropout_layers(run.module):
-        log.warning("mc_samples=%d ignored: the network has no dropout with p > 0 (model.net.dropout)", mc_samples)
-        mc_samples = 0
+    mc_samples = mc_samples_for(run.module, cfg.mc_samples)
     datamodule.prepare_data()
     datamodule.setup("test" if cfg.split == "test" else "validate")
     loader = datamodule.test_dataloader() if cfg.split == "test" else datamodule.val_dataloader()

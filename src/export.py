@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import logging
 import statistics
 import time
@@ -29,6 +28,7 @@ import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from src.atomic_files import temporary_sibling, write_json_atomically
 from src.errors import ConfigError
 from src.exit_on_user_error import exit_on_user_error
 from src.trained_run import TrainedRun, load_trained_run
@@ -118,7 +118,6 @@ def export_onnx(net: nn.Module, example: torch.Tensor, path: Path, opset: int) -
         )
     written = next(o.version for o in onnx.load(path, load_external_data=False).opset_import if o.domain == "")
     if written != opset:  # the exporter targets a recent opset and, when it cannot convert down, keeps it
-        path.unlink()
         raise ConfigError(f"opset={opset}: the exporter cannot convert this network to it; use opset>={written}")
 
 
@@ -199,14 +198,19 @@ def export(cfg: DictConfig) -> dict:
 
     start = time.perf_counter()
     example = x[:1]  # exported at batch 1, checked at batch_size: the check covers the dynamic batch
-    if cfg.format == "onnx":
-        export_onnx(net, example, path, cfg.opset)
-    else:
-        export_torchscript(net, example, path)
-    export_seconds = time.perf_counter() - start
-
-    exported = load_exported(cfg.format, path)
-    diff = check_parity(run.module, exported, x, cfg.atol)  # also the warm-up of both for the timing below
+    tmp = temporary_sibling(path)  # `path` (an earlier good export, maybe) is replaced only once this one passes
+    try:
+        if cfg.format == "onnx":
+            export_onnx(net, example, tmp, cfg.opset)
+        else:
+            export_torchscript(net, example, tmp)
+        export_seconds = time.perf_counter() - start
+        exported = load_exported(cfg.format, tmp)
+        diff = check_parity(run.module, exported, x, cfg.atol)  # also the warm-up of both for the timing below
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    tmp.replace(path)
     deep_supervision = getattr(run.net, "deep_supervision", False)
     return {
         "format": cfg.format,
@@ -247,7 +251,7 @@ def summary_line(report: dict) -> str:
 def main(cfg: DictConfig) -> None:
     report = export(cfg)
     path = Path(cfg.paths.output_dir) / "export.json"
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    write_json_atomically(path, report)
     print(summary_line(report))
     print(f"report: {path}")
 

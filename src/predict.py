@@ -21,16 +21,18 @@ from omegaconf import DictConfig
 from PIL import Image
 from rich.progress import track
 
-from src.callbacks.metrics_summary import write_json_atomically
+from src.atomic_files import write_json_atomically
+from src.data.datamodule import check_size
 from src.data.decode import read_image, resize_image
 from src.data.folder import IMAGE_EXTENSIONS
 from src.errors import ConfigError, DataError
 from src.exit_on_user_error import exit_on_user_error
 from src.figures.segmentation import colorize, heatmap, overlay
 from src.trained_run import load_trained_run
-from src.uncertainty import Prediction, dropout_layers, entropy, predict, predict_mc_dropout
+from src.uncertainty import Prediction, entropy, mc_samples_for, predict, predict_mc_dropout
 
 log = logging.getLogger(__name__)
+DEVICES = ("auto", "cpu", "cuda")
 
 
 def find_images(input_path: str | None) -> tuple[Path, list[Path]]:
@@ -45,7 +47,29 @@ def find_images(input_path: str | None) -> tuple[Path, list[Path]]:
     images = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
     if not images:
         raise ConfigError(f"input={input_path}: no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) in {path.resolve()}")
+    seen: dict[Path, Path] = {}
+    for image in images:  # a.png and a.jpg would write the same a_label.png
+        stem = image.relative_to(path).with_suffix("")
+        if stem in seen:
+            raise ConfigError(f"input={input_path}: {seen[stem]} and {image} would write the same outputs; rename one")
+        seen[stem] = image
     return path, images
+
+
+def check_predict_args(cfg: DictConfig) -> None:
+    """Settings that cannot work, named by key, before anything is loaded."""
+    if isinstance(cfg.alpha, bool) or not isinstance(cfg.alpha, (int, float)) or not 0 <= cfg.alpha <= 1:
+        raise ConfigError(f"alpha must be a number from 0 (photo only) to 1 (mask only), got {cfg.alpha!r}")
+    if cfg.device not in DEVICES:
+        raise ConfigError(f"device must be one of {', '.join(DEVICES)}, got {cfg.device!r}")
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device=cuda but PyTorch sees no CUDA GPU; use device=auto or device=cpu")
+    if cfg.size is not None:
+        check_size(cfg.size, key="size")
+
+
+def maybe_cpu(tensor: torch.Tensor | None) -> torch.Tensor | None:
+    return None if tensor is None else tensor.cpu()
 
 
 def to_input_size(result: Prediction, height: int, width: int) -> Prediction:
@@ -85,19 +109,16 @@ def write_outputs(photo: np.ndarray, result: Prediction, palette: np.ndarray, st
 
 def predict_images(cfg: DictConfig) -> dict:
     """Predict every input image; returns what predictions.json holds. Unreadable images are listed, not fatal."""
+    check_predict_args(cfg)
     root, images = find_images(cfg.input)
     run = load_trained_run(cfg.ckpt_path, cfg.paths, None, cfg.prune_level, cfg.ds_mode)
-    device = torch.device(
-        "cuda" if cfg.device == "auto" and torch.cuda.is_available() else cfg.device.replace("auto", "cpu")
-    )
+    use_cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
+    device = torch.device("cuda" if use_cuda else "cpu")
     module = run.module.to(device)
     data = run.config.data
     table = instantiate(data).table  # class names and colours; nothing is read from disk
     size = tuple(cfg.size or data.size)
-    mc_samples = cfg.mc_samples if cfg.mc_samples >= 2 else 0
-    if mc_samples and not dropout_layers(module):
-        log.warning("mc_samples=%d ignored: the network has no dropout with p > 0 (model.net.dropout)", mc_samples)
-        mc_samples = 0
+    mc_samples = mc_samples_for(module, cfg.mc_samples)
     mean, std = np.asarray(data.mean, np.float32), np.asarray(data.std, np.float32)
     out_dir = Path(cfg.paths.output_dir)
     done, failed = [], []
@@ -111,7 +132,8 @@ def predict_images(cfg: DictConfig) -> dict:
         x = (resize_image(photo, size).astype(np.float32) / 255 - mean) / std
         x = torch.from_numpy(x).permute(2, 0, 1)[None].to(device)
         result = predict_mc_dropout(module, x, mc_samples) if mc_samples else predict(module, x)
-        result = to_input_size(result, *photo.shape[:2])
+        result = Prediction(result.probs.cpu(), result.entropy.cpu(), maybe_cpu(result.mutual_information))
+        result = to_input_size(result, *photo.shape[:2])  # on the CPU: a large photo's C x H x W probabilities
         stem = out_dir / path.relative_to(root).with_suffix("")
         done.append(
             {"input": str(path), "size": list(photo.shape[:2])}

@@ -7,6 +7,7 @@ sees in the data) and the mutual information H[E_t p_t] - E_t H[p_t] (epistemic:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,6 +15,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from src.errors import ConfigError
+
+log = logging.getLogger(__name__)
 EPS = torch.finfo(torch.float32).tiny
 
 
@@ -25,6 +29,18 @@ def entropy(probs: torch.Tensor, dim: int = 1) -> torch.Tensor:
 def dropout_layers(model: nn.Module) -> list[nn.Module]:
     """The dropout layers that sample (p > 0); a network without any cannot do MC dropout."""
     return [m for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd) and m.p > 0]
+
+
+def mc_samples_for(model: nn.Module, requested: int, key: str = "mc_samples") -> int:
+    """The MC-dropout samples to draw: `requested` (0 or 1: none), or 0 with a warning for a net without dropout."""
+    if isinstance(requested, bool) or not isinstance(requested, int) or requested < 0:
+        raise ConfigError(f"{key} must be a whole number >= 0 (0 or 1: no MC dropout), got {requested!r}")
+    if requested < 2:
+        return 0
+    if not dropout_layers(model):
+        log.warning("%s=%d ignored: the network has no dropout with p > 0 (model.net.dropout)", key, requested)
+        return 0
+    return requested
 
 
 @contextmanager

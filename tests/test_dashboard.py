@@ -30,22 +30,26 @@ def get_json(url: str, body: dict | None = None):
 
 
 @pytest.fixture
-def tensorboard_server(trained_run: Path):
+def tensorboard_server(trained_run: Path, tmp_path: Path):
     """A real `tensorboard --logdir <run>` on localhost; yields its base URL once it has read the run."""
     port = free_port()
     cmd = [sys.executable, "-m", "tensorboard.main", "--logdir", str(trained_run), "--host", "127.0.0.1"]
     cmd += ["--port", str(port), "--load_fast=false", "--reload_interval", "1"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "tensorboard.log"  # a file, not a pipe: a chatty server can never block on a full pipe
+    with open(log, "w") as stderr:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
+        while True:
             try:
                 if get_json(f"{base}/data/plugin/images/tags"):
                     break
             except OSError:
                 pass
-            assert proc.poll() is None, proc.stderr.read()
+            assert proc.poll() is None, log.read_text()
+            if time.monotonic() > deadline:
+                pytest.fail(f"TensorBoard showed no images within 90 s:\n{log.read_text()[-2000:]}")
             time.sleep(0.5)
         yield base
     finally:
@@ -87,6 +91,7 @@ def test_tensorboard_serves_scalars_images_hparams_and_charts(tensorboard_server
     )["sessionGroups"]
     (session,) = sessions
     assert session["hparams"]["model/net/base_channels"] == 8
+    assert [s["status"] for s in session["sessions"]] == ["STATUS_SUCCESS"]  # written when the run ended
     final_val_loss = {m["name"]["tag"]: m["value"] for m in session["metricValues"]}["val/loss"]
     assert final_val_loss == pytest.approx(history[-1]["val/loss"], rel=1e-5)  # the final value, not a placeholder
 

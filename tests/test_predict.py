@@ -13,6 +13,8 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 from src.data.labels import cityscapes_table
+from src.errors import ConfigError
+from src.predict import find_images
 from src.trained_run import load_trained_run
 from tests.conftest import ROOT, run_module
 
@@ -98,10 +100,27 @@ def test_predict_names_a_bad_file_and_still_writes_the_others(trained_run: Path,
 
 @pytest.mark.parametrize(
     ("input_arg", "message"),
-    [("input=null", "ConfigError: input is required"), ("input=/no/such/place", "input=/no/such/place: no such file")],
+    [
+        ("input=null", "ConfigError: input is required"),
+        ("input=/no/such/place", "input=/no/such/place: no such file"),
+        ("alpha=1.5", "ConfigError: alpha must be a number from 0 (photo only) to 1 (mask only), got 1.5"),
+        ("size=[64]", "ConfigError: size must be [height, width], two positive integers; got [64]"),
+        ("device=tpu", "ConfigError: device must be one of auto, cpu, cuda, got 'tpu'"),
+        ("mc_samples=-2", "ConfigError: mc_samples must be a whole number >= 0"),
+    ],
 )
 def test_predict_bad_input_is_one_line_error(trained_run: Path, tmp_path: Path, input_arg: str, message: str):
     ckpt = trained_run / "checkpoints" / "last.ckpt"
-    proc = run_module("src.predict", [f"ckpt_path={ckpt}", input_arg, f"hydra.run.dir={tmp_path}"])
+    image = trained_run / "images" / "val_epoch_000.png"  # any image will do
+    args = [f"ckpt_path={ckpt}", f"input={image}", input_arg, f"hydra.run.dir={tmp_path}"]
+    proc = run_module("src.predict", args)
     assert proc.returncode == 1
     assert message in proc.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "predictions.json").exists()
+
+
+def test_two_inputs_that_would_write_the_same_outputs_are_refused(tmp_path: Path):
+    (tmp_path / "a.png").write_bytes(b"")
+    (tmp_path / "a.jpg").write_bytes(b"")
+    with pytest.raises(ConfigError, match="would write the same outputs; rename one"):
+        find_images(str(tmp_path))

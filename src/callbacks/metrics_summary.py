@@ -6,9 +6,7 @@ in that checkpoint belong to the run that trained it, possibly with other infere
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +14,9 @@ from lightning import Callback, LightningModule, Trainer
 from rich.console import Console
 from rich.table import Table
 
+from src.atomic_files import write_json_atomically
 from src.errors import ConfigError
 from src.history import csv_metrics_file, read_history
-
-
-def write_json_atomically(path: Path, data: dict) -> None:
-    """Write to a temporary file, fsync, then rename: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def named_ious(trainer: Trainer, class_iou: Any) -> dict[str, float | None]:

@@ -47,7 +47,8 @@ class ValidationPredictions(Callback):
         datamodule = trainer.datamodule
         dataset = datamodule.datasets["val"]
         samples = [dataset[i] for i in fixed_indices(len(dataset), self.num_samples)]
-        images = torch.stack([torch.as_tensor(image) for image, _ in samples]).to(pl_module.device)
+        weight = next(pl_module.parameters())  # a half-precision model (precision=bf16-true) wants half inputs
+        images = torch.stack([torch.as_tensor(image) for image, _ in samples]).to(weight.device, weight.dtype)
         truths = [np.asarray(label) for _, label in samples]
         if self.mc_samples >= 2:
             result = predict_mc_dropout(pl_module, images, self.mc_samples)

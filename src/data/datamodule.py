@@ -28,11 +28,11 @@ SPLITS = ("train", "val", "test")
 STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
 
 
-def check_size(size: Sequence[int]) -> tuple[int, int]:
-    """data.size as (height, width), or a ConfigError naming the key."""
-    size = list(size)
+def check_size(size: Sequence[int], key: str = "data.size") -> tuple[int, int]:
+    """A size as (height, width), or a ConfigError naming the key."""
+    size = list(size) if isinstance(size, Sequence) and not isinstance(size, str) else [size]
     if len(size) != 2 or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in size):
-        raise ConfigError(f"data.size must be [height, width], two positive integers; got {size}")
+        raise ConfigError(f"{key} must be [height, width], two positive integers; got {size}")
     return size[0], size[1]
 
 

@@ -16,7 +16,11 @@ from typing import Any
 from lightning.fabric.utilities.logger import _convert_params, _flatten_dict
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
+from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
+from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 from torch.utils.tensorboard.summary import hparams
+
+SESSION_STATUS = {"success": api_pb2.STATUS_SUCCESS, "failed": api_pb2.STATUS_FAILURE}
 
 
 class DashboardTensorBoardLogger(TensorBoardLogger):
@@ -39,8 +43,9 @@ class DashboardTensorBoardLogger(TensorBoardLogger):
         if metrics is None and self.hparam_metrics:
             flat = self._sanitize_params(_flatten_dict(_convert_params(params)))
             writer = self.experiment._get_file_writer()
-            for summary in hparams(flat, dict.fromkeys(self.hparam_metrics, 0.0)):
-                writer.add_summary(summary)
+            experiment, session_start, _ = hparams(flat, dict.fromkeys(self.hparam_metrics, 0.0))
+            writer.add_summary(experiment)
+            writer.add_summary(session_start)  # the session's end, with its status, is written by finalize
         if self.charts:
             self.experiment.add_custom_scalars(
                 {
@@ -49,3 +54,22 @@ class DashboardTensorBoardLogger(TensorBoardLogger):
                     }
                 }
             )
+
+    @rank_zero_only
+    def finalize(self, status: str) -> None:
+        """End the HPARAMS session with Lightning's status (success, failed): a crashed run does not read as done."""
+        if self.hparam_metrics and self._experiment is not None:
+            code = SESSION_STATUS.get(status, api_pb2.STATUS_UNKNOWN)
+            self.experiment._get_file_writer().add_summary(session_end(code))
+        super().finalize(status)
+
+
+def session_end(status: int) -> Summary:
+    """The HPARAMS session-end record with this status (torch's `hparams()` always writes success, at once)."""
+    content = plugin_data_pb2.HParamsPluginData(
+        session_end_info=plugin_data_pb2.SessionEndInfo(status=status), version=metadata.PLUGIN_DATA_VERSION
+    )
+    plugin_data = SummaryMetadata.PluginData(plugin_name=metadata.PLUGIN_NAME, content=content.SerializeToString())
+    return Summary(
+        value=[Summary.Value(tag=metadata.SESSION_END_INFO_TAG, metadata=SummaryMetadata(plugin_data=plugin_data))]
+    )
