@@ -267,7 +267,10 @@ def analysis(runs: list[RunNumbers]) -> str:
         rising = [f"`{r.job.label}`" for r in runs if r.best is not None and r.best[0] == last_epoch(r.job.history)]
         if rising:
             sentences.append(f"Best val mIoU in the last epoch, so possibly still improving: {and_list(rising)}.")
-    unconverged = [f"`{r.job.label}`" for r in runs if r.converged is None]
+    no_history = [f"`{r.job.label}`" for r in runs if r.converged is None and not r.job.history]
+    if no_history:  # e.g. the CSV logger was off: no per-epoch values to judge convergence by
+        sentences.append(f"{and_list(no_history)}: no per-epoch history in metrics.json, so no convergence epoch.")
+    unconverged = [f"`{r.job.label}`" for r in runs if r.converged is None and r.job.history]
     if unconverged:
         sentences.append(f"{and_list(unconverged)} never rose above a val mIoU of 0.")
     ranked = sorted(runs, key=lambda r: -r.best[1])
