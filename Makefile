@@ -43,12 +43,11 @@ docs-figures: install  ## README's example images from the built-in scenes: a UN
 	$(BIN)/python -m src.predict ckpt_path=$(DOCS)/sweep/0/checkpoints/last.ckpt input=docs/images/predict_input.png hydra.run.dir=$(DOCS)/predict
 	$(BIN)/python -m src.report $(DOCS)/sweep --out $(DOCS)/report
 	$(BIN)/python -m src.export ckpt_path=$(DOCS)/sweep/0/checkpoints/last.ckpt format=onnx hydra.run.dir=$(DOCS)/export
-	cp $(DOCS)/sweep/0/plots/loss.png $(DOCS)/sweep/0/plots/accuracy.png $(DOCS)/sweep/0/plots/miou.png docs/images/
+	cp $(DOCS)/sweep/0/plots/loss.png docs/images/
 	cp $$(ls $(DOCS)/sweep/0/images/val_epoch_*.png | tail -1) docs/images/val_predictions.png
 	cp $(DOCS)/eval/confusion_matrix.png $(DOCS)/eval/reliability.png docs/images/
 	for kind in color overlay uncertainty; do cp $(DOCS)/predict/predict_input_$$kind.png docs/images/predict_$$kind.png; done
 	cp $(DOCS)/report/val_miou.png docs/images/report_val_miou.png
-	cp $(DOCS)/report/val_loss.png docs/images/report_val_loss.png
 	cp $(DOCS)/report/predictions.png docs/images/report_predictions.png
 
 lint: install
