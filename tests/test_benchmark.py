@@ -1,0 +1,35 @@
+"""`python -m src.benchmark`: every measurement present, consistent and positive (speed is never asserted here)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TINY, run_module
+
+pytestmark = pytest.mark.slow
+
+
+def test_benchmark_writes_a_consistent_report(tmp_path: Path, data_cache: Path):
+    tiny = [o for o in TINY if not o.startswith("trainer.limit")]
+    args = [*tiny, f"paths.data_dir={data_cache}", f"hydra.run.dir={tmp_path}"]
+    args += ["bench.steps=2", "bench.warmup=1", "bench.rounds=2", "bench.pipeline_batches=3", "bench.matmul_size=256"]
+    proc = run_module("src.benchmark", args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Lightning / raw" in proc.stdout and "input pipeline img/s" in proc.stdout  # the printed table
+    r = json.loads((tmp_path / "benchmark.json").read_text())
+    rounds = r["train_images_per_s_rounds"]
+    assert {len(v) for v in rounds.values()} == {2} and all(x > 0 for v in rounds.values() for x in v)
+    ips = r["train_images_per_s"]
+    assert r["lightning_vs_raw"] == pytest.approx(ips["lightning"] / ips["raw_loop"])
+    assert r["pipeline_vs_training"] == pytest.approx(r["pipeline_images_per_s"] / ips["lightning"])
+    # Width 4, depth 2, 64x128: a few hundredths of a GFLOP per image, forward and backward.
+    assert 0.01 < r["train_gflops_per_image"] < 1
+    assert r["achieved_gflops_per_s"] == pytest.approx(r["train_gflops_per_image"] * ips["lightning"])
+    assert r["matmul_peak_gflops_per_s"] > 0 and 0 < r["share_of_matmul_peak"] < 10
+    assert 0.1 < r["peak_rss_gib"] < 24
+    assert [row["model"] for row in r["inference"]] == ["UNet", "UNet++ L1", "UNet++ L2", "UNet++ accurate (2 heads)"]
+    gflops = [row["gflops"] for row in r["inference"][1:3]]
+    assert gflops[0] < gflops[1]  # pruning to L1 computes less than L2
