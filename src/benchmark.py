@@ -160,6 +160,21 @@ def raw_round(
     return images_seen / (time.perf_counter() - start)
 
 
+def profile_steps(
+    cfg: DictConfig, net: nn.Module, optimizer: torch.optim.Optimizer, batches: Iterator, device: torch.device
+) -> list[dict]:
+    """Self time per operator over `steps` raw-loop training steps (torch.profiler), largest first."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        raw_round(cfg, net, optimizer, batches, device)
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events)
+    top = sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[: cfg.bench.profile_rows]
+    return [{"op": e.key, "share": e.self_cpu_time_total / total, "calls": e.count} for e in top]
+
+
 def pipeline_images_per_s(loader: torch.utils.data.DataLoader, batches: int) -> float:
     """Images/s the train DataLoader serves with nothing consuming them, after its first batch (worker start)."""
     iterator = cycle(loader)
@@ -275,6 +290,8 @@ def benchmark(cfg: DictConfig) -> dict:
         result["peak_device_memory_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
     if cfg.bench.inference:
         result["inference"] = inference_rows(cfg, device)
+    if cfg.bench.profile_rows:
+        result["profile"] = profile_steps(cfg, raw_net.to(device), raw_optimizer, batches, device)
     return result
 
 
@@ -306,6 +323,8 @@ def print_table(result: dict) -> None:
                 f"{row['images_per_s']:.2f} ({1e3 * row['batch_latency_s']:.0f} ms/batch)",
             )
         )
+    for row in result.get("profile", []):
+        rows.append((f"profile: {row['op']}", f"{100 * row['share']:.1f}% of step time ({row['calls']} calls)"))
     for name, value in rows:
         table.add_row(name, value)
     Console().print(table)
