@@ -64,6 +64,8 @@ def load_trained_run(
         config.data = data
     # The data config sets the class count; a checkpoint of another class count must not load silently.
     config.model.num_classes = config.model.net.num_classes = config.data.num_classes
+    if "compile" in config.model:  # eval/predict/export run a few batches: compiling would cost more than it saves
+        config.model.compile = False
     module: SegmentationModule = instantiate(config.model)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)

@@ -29,4 +29,6 @@ def build_trainer(gpus: int | None = None, **trainer_kwargs: Any) -> Trainer:
     """A Trainer from the config's flags; `gpus`, when set, overrides accelerator, devices and strategy."""
     if gpus is not None:
         trainer_kwargs |= gpu_settings(gpus, torch.cuda.device_count())
+    if trainer_kwargs.get("deterministic"):  # cudnn.benchmark picks kernels by timing them: not deterministic
+        trainer_kwargs["benchmark"] = False
     return Trainer(**trainer_kwargs)

@@ -66,3 +66,19 @@ def test_pixel_classifier_sees_only_each_pixels_colour():
     with torch.no_grad():
         diff = (net(x) - net(y)).abs().sum(1)[0]
     assert diff[0, 0] > 0 and diff.flatten()[1:].max() == 0
+
+
+def test_compile_switch_keeps_checkpoint_names():
+    """model.compile=true compiles the net in place: its state_dict, and so checkpoints, keep the same keys."""
+    from functools import partial
+
+    from src.module import SegmentationModule
+
+    def module(compile_net: bool) -> SegmentationModule:
+        net = UNet(num_classes=5, base_channels=4, depth=2)
+        return SegmentationModule(net, partial(torch.optim.Adam), num_classes=5, compile=compile_net)
+
+    plain, compiled = module(False), module(True)
+    assert list(compiled.state_dict()) == list(plain.state_dict())
+    compiled.load_state_dict(plain.state_dict())  # a checkpoint of either loads into the other
+    assert compiled.net._compiled_call_impl is not None and plain.net._compiled_call_impl is None
