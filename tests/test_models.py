@@ -82,3 +82,20 @@ def test_compile_switch_keeps_checkpoint_names():
     assert list(compiled.state_dict()) == list(plain.state_dict())
     compiled.load_state_dict(plain.state_dict())  # a checkpoint of either loads into the other
     assert compiled.net._compiled_call_impl is not None and plain.net._compiled_call_impl is None
+
+
+def test_channel_dropout_mode_drops_whole_feature_maps():
+    from src.errors import ConfigError
+    from src.models import NestedUNet
+
+    net = UNet(num_classes=5, base_channels=4, depth=2, dropout=(0.3, 0.3), dropout_mode="channel").train()
+    assert not any(type(m) is nn.Dropout for m in net.modules())
+    assert sum(isinstance(m, nn.Dropout2d) for m in net.modules()) == 10  # 5 blocks x 2
+    x = torch.ones(2, 4, 8, 8)
+    dropped = net.stem[2](x)  # the first block's first dropout: each map kept whole or zeroed
+    per_map = dropped.flatten(2)
+    assert torch.all((per_map == 0).all(-1) | (per_map == per_map[..., :1]).all(-1))
+    nested = NestedUNet(num_classes=5, base_channels=4, depth=2, dropout_mode="channel", deep_supervision=True)
+    assert any(isinstance(m, nn.Dropout2d) for m in nested.pruned(1).modules())  # the pruned copy keeps the mode
+    with pytest.raises(ConfigError, match="dropout_mode must be one of element, channel, got 'spatial'"):
+        UNet(dropout_mode="spatial")

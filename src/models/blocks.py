@@ -5,17 +5,29 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+DROPOUT_MODES = {"element": nn.Dropout, "channel": nn.Dropout2d}  # per activation (the seed's) | whole maps
+
 
 class ConvBlock(nn.Sequential):
-    """Two (3x3 conv -> BatchNorm -> Dropout -> LeakyReLU) layers, the seed's dropout 0.2 then 0.5."""
+    """Two (3x3 conv -> BatchNorm -> Dropout -> LeakyReLU) layers, the seed's dropout 0.2 then 0.5.
 
-    def __init__(self, in_channels: int, out_channels: int, dropout: tuple[float, float] = (0.2, 0.5)) -> None:
+    `dropout_mode="channel"` drops whole feature maps (Dropout2d) instead of single activations: far fewer
+    random numbers to draw (README "Benchmarks": 0.64 ms against 14.7 ms on a 4x16x128x256 CPU activation).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        dropout: tuple[float, float] = (0.2, 0.5),
+        dropout_mode: str = "element",
+    ) -> None:
         layers: list[nn.Module] = []
         for i, p in enumerate(dropout):
             layers += [
                 nn.Conv2d(in_channels if i == 0 else out_channels, out_channels, 3, padding=1, bias=False),
                 nn.BatchNorm2d(out_channels),
-                nn.Dropout(p) if p > 0 else nn.Identity(),
+                DROPOUT_MODES[dropout_mode](p) if p > 0 else nn.Identity(),
                 nn.LeakyReLU(inplace=True),
             ]
         super().__init__(*layers)

@@ -63,10 +63,10 @@ def check_nested_args(
 class NestedNode(nn.Module):
     """X^{i,j}, j >= 1: a conv block over the earlier nodes at its depth and the upsampled node below."""
 
-    def __init__(self, width: int, j: int, dropout: tuple[float, float]) -> None:
+    def __init__(self, width: int, j: int, dropout: tuple[float, float], dropout_mode: str = "element") -> None:
         super().__init__()
         self.up = Up(2 * width)  # X^{i+1,j-1} has twice the width; Up halves it
-        self.block = ConvBlock((j + 1) * width, width, dropout)  # j same-depth maps + the upsampled one
+        self.block = ConvBlock((j + 1) * width, width, dropout, dropout_mode)  # j same-depth maps + the upsampled one
 
     def forward(self, same_depth: Sequence[torch.Tensor], below: torch.Tensor) -> torch.Tensor:
         return self.block(self.up(below, *same_depth))
@@ -98,9 +98,10 @@ class NestedUNet(nn.Module):
         ds_mode: str = "fast",
         ds_weights: Sequence[float] | None = None,
         prune_level: int | None = None,
+        dropout_mode: str = "element",
     ) -> None:
         super().__init__()
-        check_net_args(num_classes, base_channels, depth, dropout)
+        check_net_args(num_classes, base_channels, depth, dropout, dropout_mode)
         check_nested_args(depth, deep_supervision, ds_mode, ds_weights, prune_level)
         dropout = tuple(dropout)
         self.arch = {  # what `pruned()` needs to build a smaller copy of this network
@@ -109,20 +110,21 @@ class NestedUNet(nn.Module):
             "base_channels": base_channels,
             "dropout": dropout,
             "head_channels": head_channels,
+            "dropout_mode": dropout_mode,
         }
         self.depth, self.deep_supervision = depth, deep_supervision
         self._ds_mode, self._prune_level = ds_mode, prune_level
         self.pad_multiple = 2**depth  # inputs are padded to this, so every level sees whole pixels
         widths = [base_channels * 2**i for i in range(depth + 1)]
 
-        self.nodes = nn.ModuleDict({node_name(0, 0): ConvBlock(in_channels, widths[0], dropout)})
+        self.nodes = nn.ModuleDict({node_name(0, 0): ConvBlock(in_channels, widths[0], dropout, dropout_mode)})
         for i in range(1, depth + 1):
             self.nodes[node_name(i, 0)] = nn.Sequential(
-                Down(widths[i - 1]), ConvBlock(widths[i - 1], widths[i], dropout)
+                Down(widths[i - 1]), ConvBlock(widths[i - 1], widths[i], dropout, dropout_mode)
             )
         for j in range(1, depth + 1):
             for i in range(depth - j + 1):
-                self.nodes[node_name(i, j)] = NestedNode(widths[i], j, dropout)
+                self.nodes[node_name(i, j)] = NestedNode(widths[i], j, dropout, dropout_mode)
 
         self.head_levels = list(range(1, depth + 1)) if deep_supervision else [depth]
         self.heads = nn.ModuleDict(

@@ -9,10 +9,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from src.errors import ConfigError
-from src.models.blocks import ConvBlock, Down, Head, Up
+from src.models.blocks import DROPOUT_MODES, ConvBlock, Down, Head, Up
 
 
-def check_net_args(num_classes: int, base_channels: int, depth: int, dropout: Sequence[float]) -> None:
+def check_net_args(
+    num_classes: int, base_channels: int, depth: int, dropout: Sequence[float], dropout_mode: str = "element"
+) -> None:
     """Reject settings that cannot build a network, naming the config key at fault."""
     if depth < 1:
         raise ConfigError(f"model.net.depth must be >= 1, got {depth}")
@@ -22,6 +24,8 @@ def check_net_args(num_classes: int, base_channels: int, depth: int, dropout: Se
         raise ConfigError(f"model.net.num_classes must be >= 2, got {num_classes}")
     if len(dropout) != 2 or not all(0.0 <= p < 1.0 for p in dropout):
         raise ConfigError(f"model.net.dropout must be two probabilities in [0, 1), got {list(dropout)}")
+    if dropout_mode not in DROPOUT_MODES:
+        raise ConfigError(f"model.net.dropout_mode must be one of {', '.join(DROPOUT_MODES)}, got {dropout_mode!r}")
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -47,18 +51,21 @@ class UNet(nn.Module):
         depth: int = 4,
         dropout: Sequence[float] = (0.2, 0.5),
         head_channels: int | None = 3,
+        dropout_mode: str = "element",
     ) -> None:
         super().__init__()
-        check_net_args(num_classes, base_channels, depth, dropout)
+        check_net_args(num_classes, base_channels, depth, dropout, dropout_mode)
         dropout = tuple(dropout)
         widths = [base_channels * 2**i for i in range(depth + 1)]
         self.depth = depth
-        self.stem = ConvBlock(in_channels, widths[0], dropout)
+        self.stem = ConvBlock(in_channels, widths[0], dropout, dropout_mode)
         self.downs = nn.ModuleList(Down(widths[i]) for i in range(depth))
-        self.encoders = nn.ModuleList(ConvBlock(widths[i], widths[i + 1], dropout) for i in range(depth))
+        self.encoders = nn.ModuleList(ConvBlock(widths[i], widths[i + 1], dropout, dropout_mode) for i in range(depth))
         # Decoder level i: upsample widths[i+1] -> widths[i], concat the skip (widths[i]), block back to widths[i].
         self.ups = nn.ModuleList(Up(widths[i + 1]) for i in reversed(range(depth)))
-        self.decoders = nn.ModuleList(ConvBlock(widths[i + 1], widths[i], dropout) for i in reversed(range(depth)))
+        self.decoders = nn.ModuleList(
+            ConvBlock(widths[i + 1], widths[i], dropout, dropout_mode) for i in reversed(range(depth))
+        )
         self.head = Head(widths[0], num_classes, head_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
