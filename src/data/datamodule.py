@@ -16,9 +16,11 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import DataLoader, Dataset
 
 from src.data import camvid, cityscapes, folder
-from src.data.cache import Pair, cached_label_counts, ensure_cache
+from src.data.cache import Pair, cached_label_counts, ensure_cache, load_cache
 from src.data.decode import load_pair
+from src.data.device_batches import DeviceBatches
 from src.data.labels import ClassTable, camvid_table, cityscapes_table, folder_table
+from src.data.loader_workers import cache_workers, check_workers, loader_workers
 from src.data.segmentation_dataset import CachedDataset, FileDataset
 from src.data.synthetic import GENERATOR_VERSION, write_synthetic_cityscapes
 from src.data.transforms import eval_transform, train_transform
@@ -66,21 +68,26 @@ class SegmentationDataModule(LightningDataModule):
         size: Sequence[int] = (128, 256),
         num_classes: int = 34,
         batch_size: int = 8,
-        num_workers: int = 2,
+        num_workers: int | str = "auto",
         pin_memory: bool = True,
         mean: Sequence[float] = (0.485, 0.456, 0.406),
         std: Sequence[float] = (0.229, 0.224, 0.225),
         augment: dict | None = None,
         cache: bool = True,
         cache_dir: str = "data/cache",
+        device_resident: bool = False,
     ) -> None:
         super().__init__()
         check_size(size)
+        check_workers(num_workers)
         self.save_hyperparameters(logger=False)
         self.root = root
         self.datasets: dict[str, Dataset] = {}
         self.cache_status: dict[str, str] = {}  # split -> "reused", "built" or "rebuilt (...)"
         self.cache_folders: dict[str, Path] = {}  # split -> its cache, checked once in this process
+        self.device: torch.device | None = None  # where device_resident batches live without a Trainer (CPU if None)
+        self.resident: dict[str, DeviceBatches] = {}  # split -> its batches in device memory (device_resident)
+        self.train_seed = 0  # the train split's augmentation and shuffling seed, drawn in setup
 
     # What a dataset defines.
     @property
@@ -111,6 +118,14 @@ class SegmentationDataModule(LightningDataModule):
                 f"data.num_classes={self.hparams.num_classes} but the {self.name} labels as configured have"
                 f" {self.table.num_classes} classes; set data.num_classes={self.table.num_classes}"
             )
+        if self.hparams.device_resident:
+            if not self.hparams.cache:
+                raise ConfigError("data.device_resident=true serves the cached arrays: it needs data.cache=true")
+            if (self.hparams.augment or {}).get("scale") is not None:
+                raise ConfigError(
+                    "data.augment.scale is not available with data.device_resident=true (flip and jitter are):"
+                    " set data.augment.scale=null or data.device_resident=false"
+                )
 
     def _stage_splits(self, stage: str | None) -> tuple[str, ...]:
         """The splits a stage reads; all three when the stage is unknown."""
@@ -146,7 +161,8 @@ class SegmentationDataModule(LightningDataModule):
                 continue
             if split == "train":
                 # Drawn from torch's RNG, so seed_everything(seed) fixes the augmentations too; each rank differs.
-                seed = int(torch.randint(0, 2**31 - 1, ())) + 1_000_003 * rank
+                self.train_seed = int(torch.randint(0, 2**31 - 1, ()))
+                seed = self.train_seed + 1_000_003 * rank
                 transform = train_transform(hp.size, hp.mean, hp.std, seed=seed, **(hp.augment or {}))
             else:
                 transform = eval_transform(hp.mean, hp.std)
@@ -179,7 +195,8 @@ class SegmentationDataModule(LightningDataModule):
         }
         name = f"{self.name}_{split}_{hp.size[0]}x{hp.size[1]}"
         pairs = self.find_pairs(split)
-        folder, status = ensure_cache(hp.cache_dir, name, identity, root, pairs, table, hp.size, hp.num_workers)
+        workers = cache_workers(hp.num_workers)
+        folder, status = ensure_cache(hp.cache_dir, name, identity, root, pairs, table, hp.size, workers)
         self.cache_folders[split], self.cache_status[split] = folder, status
         return folder
 
@@ -191,18 +208,56 @@ class SegmentationDataModule(LightningDataModule):
         pairs = self.find_pairs(split)
         return sum(np.bincount(load_pair(*pair, table, size)[1].ravel(), minlength=256) for pair in pairs)
 
-    def _loader(self, split: str, train: bool = False) -> DataLoader:
+    def _serving_device(self) -> torch.device:
+        """The device batches go to: the Trainer's (this process's GPU under DDP), else `self.device`, else CPU."""
+        if self.trainer is not None:
+            return self.trainer.strategy.root_device
+        return self.device or torch.device("cpu")
+
+    def num_loader_workers(self) -> int:
+        """data.num_workers, with `auto` resolved for the device and the cache (src/data/loader_workers.py)."""
+        processes = self.trainer.num_devices if self.trainer is not None else 1
+        return loader_workers(self.hparams.num_workers, self._serving_device().type, self.hparams.cache, processes)
+
+    def _loader(self, split: str, train: bool = False) -> DataLoader | DeviceBatches:
         hp = self.hparams
+        if hp.device_resident:
+            return self._resident_batches(split, train)
+        workers = self.num_loader_workers()
         return DataLoader(
             self.datasets[split],
             batch_size=hp.batch_size,
             shuffle=train,
             drop_last=train,  # a last batch of 1 would break BatchNorm
-            num_workers=hp.num_workers,
+            num_workers=workers,
             pin_memory=hp.pin_memory and torch.cuda.is_available(),
-            persistent_workers=hp.num_workers > 0,
-            worker_init_fn=seed_worker_transform if hp.num_workers > 0 else None,
+            persistent_workers=workers > 0,
+            worker_init_fn=seed_worker_transform if workers > 0 else None,
         )
+
+    def _resident_batches(self, split: str, train: bool) -> DeviceBatches:
+        """A split's batches served from device memory, uploaded once per device."""
+        device = self._serving_device()
+        if split not in self.resident or self.resident[split].images.device != device:
+            hp = self.hparams
+            images, labels = load_cache(self._cache_folder(split))
+            augment = {k: v for k, v in (hp.augment or {}).items() if k != "scale"} if train else None
+            trainer = self.trainer
+            self.resident[split] = DeviceBatches(
+                images,
+                labels,
+                hp.batch_size,
+                device,
+                hp.mean,
+                hp.std,
+                augment=augment,
+                shuffle=train,
+                drop_last=train,
+                seed=self.train_seed,
+                rank=trainer.global_rank if trainer is not None else 0,
+                world_size=trainer.world_size if trainer is not None else 1,
+            )
+        return self.resident[split]
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", train=True)
