@@ -1,4 +1,4 @@
-"""Errors that mean "your input is wrong", not "the code is wrong": their message names the file or key.
+"""Errors a user can act on, not "the code is wrong": their message names the file or key and what to do.
 
 Plain exception classes, importable by models and data code alike (no Hydra, no Lightning).
 """
@@ -18,4 +18,12 @@ class MissingDataError(DataError, FileNotFoundError):
     """A data folder or file that is not there; the message names it and the layout expected."""
 
 
-USER_ERRORS = (ConfigError, DataError)
+class OutputError(RuntimeError):
+    """A result that cannot be written (folder not writable, disk full); names the file, says what is intact."""
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (a non-finite loss); names the epoch and step and the last good checkpoint."""
+
+
+USER_ERRORS = (ConfigError, DataError, OutputError, TrainingError)

@@ -11,12 +11,14 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.types import RunMode
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf.errors import MissingMandatoryValue
 
 from src.errors import USER_ERRORS
 
 log = logging.getLogger(__name__)
 WORKER_PREFIX = "Caught "  # torch re-raises a DataLoader worker's error with its traceback in the message
+SIGTERM_EXIT = 143  # 128 + SIGTERM, what a shell reports for a job ended by SIGTERM
 
 
 def user_error_line(err: BaseException) -> str | None:
@@ -34,12 +36,18 @@ def user_error_line(err: BaseException) -> str | None:
 
 
 def exit_on_user_error(task: Callable[..., Any]) -> Callable[..., Any]:
-    """Log a user error as one line and exit with status 1; in a multirun, raise it for the sweep to handle."""
+    """Log a user error as one line and exit with status 1; in a multirun, raise it for the sweep to handle.
+
+    A run stopped by SIGTERM (its checkpoint saved by CheckpointOnSigterm) exits with status 143, quietly.
+    """
 
     @functools.wraps(task)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         try:
             return task(*args, **kwargs)
+        except SIGTERMException:
+            log.warning("stopped by SIGTERM")
+            sys.exit(SIGTERM_EXIT)
         except Exception as err:
             line = user_error_line(err)
             multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN

@@ -9,6 +9,7 @@ from lightning import LightningModule
 from torch import nn
 from torchmetrics import MaxMetric
 
+from src.errors import ConfigError
 from src.metrics.confusion import ConfusionMatrix, iou_per_class, mean_iou, pixel_accuracy
 from src.metrics.weighted_mean import WeightedMean
 
@@ -119,6 +120,22 @@ class SegmentationModule(LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self.test_class_iou = iou_per_class(self._log_confmat_metrics("test")).cpu()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """Refuse, by name, a checkpoint of another class count or architecture (not a size-mismatch traceback)."""
+        saved = checkpoint.get("hyper_parameters", {}).get("num_classes")
+        if saved is not None and saved != self.hparams.num_classes:
+            raise ConfigError(
+                f"ckpt_path: the checkpoint was trained for {saved} classes but data.num_classes is"
+                f" {self.hparams.num_classes}; use the data it was trained on, or a checkpoint for this data"
+            )
+        own = self.state_dict()
+        for key, tensor in checkpoint.get("state_dict", {}).items():
+            if key in own and own[key].shape != tensor.shape:
+                raise ConfigError(
+                    f"ckpt_path: the checkpoint's {key} is {tuple(tensor.shape)}, this config's model has"
+                    f" {tuple(own[key].shape)}; give the model.net settings it was trained with"
+                )
 
     def configure_optimizers(self) -> dict:
         optimizer = self.optimizer_factory(params=self.parameters())

@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from lightning.pytorch import Trainer
 
+from src.checkpoint_io import AtomicCheckpointIO
 from src.errors import ConfigError
 
 
@@ -31,4 +32,6 @@ def build_trainer(gpus: int | None = None, **trainer_kwargs: Any) -> Trainer:
         trainer_kwargs |= gpu_settings(gpus, torch.cuda.device_count())
     if trainer_kwargs.get("deterministic"):  # cudnn.benchmark picks kernels by timing them: not deterministic
         trainer_kwargs["benchmark"] = False
+    # Checkpoints are written atomically and read with weights_only=True (src/checkpoint_io.py).
+    trainer_kwargs["plugins"] = [*(trainer_kwargs.get("plugins") or []), AtomicCheckpointIO()]
     return Trainer(**trainer_kwargs)

@@ -84,6 +84,18 @@ def run_module(module: str, args: list[str], timeout: int = 300) -> subprocess.C
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
 
 
+TRAINED_RUN = [  # the overrides of the `trained_run` fixture
+    *TINY,
+    "trainer.max_epochs=3",
+    "trainer.limit_train_batches=6",
+    "data.sizes.train=24",
+    "model.net.base_channels=8",
+    "model.net.head_channels=null",
+    "model.optimizer.lr=0.01",
+    "model.net.dropout=[0.1,0.2]",  # MC dropout needs dropout
+]
+
+
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory: pytest.TempPathFactory, data_cache: Path) -> Path:
     """One small run of the real CLI (3 epochs, a val image grid each epoch): the folder eval/predict/export read.
@@ -91,18 +103,6 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory, data_cache: Path) -> P
     Just large enough to learn something (test pixel accuracy ~0.2 rather than 0), so scores are not degenerate.
     """
     run_dir = tmp_path_factory.mktemp("trained") / "run"
-    args = [
-        *TINY,
-        "trainer.max_epochs=3",
-        "trainer.limit_train_batches=6",
-        "data.sizes.train=24",
-        "model.net.base_channels=8",
-        "model.net.head_channels=null",
-        "model.optimizer.lr=0.01",
-        "model.net.dropout=[0.1,0.2]",  # MC dropout needs dropout
-        f"paths.data_dir={data_cache}",
-        f"hydra.run.dir={run_dir}",
-    ]
-    proc = run_module("src.train", args)
+    proc = run_module("src.train", [*TRAINED_RUN, f"paths.data_dir={data_cache}", f"hydra.run.dir={run_dir}"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     return run_dir

@@ -1,7 +1,8 @@
 """Lightning's CSVLogger, except that a resumed run appends to metrics.csv instead of deleting it.
 
 Lightning's writer removes an existing metrics.csv as soon as its folder exists, which would erase the
-epochs before a resume (`resume=true` continues in the same run folder).
+epochs before a resume (`resume=true` continues in the same run folder). A run killed while appending leaves a
+last line cut short: it is dropped on resume, so no truncated number is ever read back as a value.
 """
 
 from __future__ import annotations
@@ -18,8 +19,17 @@ class AppendingExperimentWriter(ExperimentWriter):
 
     def _check_log_dir_exists(self) -> None:
         if self._fs.isfile(self.metrics_file_path):
+            drop_partial_last_line(self.metrics_file_path)
             with self._fs.open(self.metrics_file_path, "r", newline="") as f:
                 self.metrics_keys = next(csv.reader(f), [])
+
+
+def drop_partial_last_line(path: str) -> None:
+    """Cut a file back to its last newline (Lightning writes whole rows, so anything after one is a torn write)."""
+    with open(path, "rb+") as f:
+        data = f.read()
+        if data and not data.endswith(b"\n"):
+            f.truncate(data.rfind(b"\n") + 1)
 
 
 class AppendingCSVLogger(CSVLogger):

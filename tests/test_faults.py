@@ -1,0 +1,183 @@
+"""Faults a long run meets on a shared machine: SIGKILL at any moment, SIGTERM, a NaN loss, a full disk.
+
+The kills hit a real `python -m src.train` process; every checkpoint left on disk must load, and resuming must
+reach the planned final epoch with exactly the planned number of optimizer steps.
+"""
+
+import errno
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from omegaconf import open_dict
+
+import src.checkpoint_io
+from src.errors import OutputError, TrainingError
+from src.history import read_history
+from src.train import train
+from tests.conftest import ROOT, TINY
+
+pytestmark = pytest.mark.slow
+
+EPOCHS, STEPS_PER_EPOCH = 6, 2  # 8 train images in batches of 4
+RUN = [
+    *TINY,
+    f"trainer.max_epochs={EPOCHS}",
+    "trainer.limit_train_batches=null",
+    "trainer.limit_val_batches=null",
+    "data.sizes.val=8",  # 2 validation batches, so a kill can land between them
+    "data.size=[32,64]",
+    "callbacks.validation_predictions=null",
+]
+KILL = "+callbacks.fault._target_=tests.fault_injection.KillAt"
+
+
+def launch(run_dir: Path, data_dir: Path, extra: list[str]) -> subprocess.Popen:
+    """Start (or, when it has a last.ckpt, resume) the run in `run_dir`."""
+    resume = ["ckpt_path=last"] if (run_dir / "checkpoints" / "last.ckpt").is_file() else []
+    cmd = [sys.executable, "-m", "src.train", *RUN, *resume, *extra]
+    cmd += [f"paths.data_dir={data_dir}", f"hydra.run.dir={run_dir}"]
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def checkpoints_all_load(run_dir: Path) -> int:
+    """Load every checkpoint on disk with weights_only=True; returns how many. No partial file may pose as one."""
+    files = sorted((run_dir / "checkpoints").glob("*.ckpt"))
+    for path in files:
+        checkpoint = torch.load(path, weights_only=True, map_location="cpu")
+        assert {"state_dict", "epoch", "global_step", "loops"} <= set(checkpoint), path
+        assert all(torch.isfinite(t).all() for t in checkpoint["state_dict"].values() if t.is_floating_point()), path
+    return len(files)
+
+
+def mtime(path: Path) -> float:
+    return path.stat().st_mtime_ns if path.is_file() else 0
+
+
+def test_sigkill_at_many_moments_then_resume_reaches_the_planned_epoch_and_every_checkpoint_loads(tmp_path, data_cache):
+    run_dir = tmp_path / "run"
+    rng = random.Random(0)
+    plans = [
+        ("after training step 3", [KILL, "+callbacks.fault.moment=train_batch", "+callbacks.fault.count=3"]),
+        ("mid-validation", [KILL, "+callbacks.fault.moment=validation_batch", "+callbacks.fault.count=1"]),
+        ("mid checkpoint write", [KILL, "+callbacks.fault.moment=checkpoint_write", "+callbacks.fault.count=2"]),
+        *[(f"at random {i}", None) for i in range(3)],
+    ]
+    killed = verified = resumed = 0
+    for what, extra in plans:
+        resumed += (run_dir / "checkpoints" / "last.ckpt").is_file()
+        before = mtime(run_dir / "checkpoints" / "last.ckpt")
+        proc = launch(run_dir, data_cache, extra or [])
+        if extra is None:  # once this run has written a checkpoint, a random moment within the next ~1.5 s
+            deadline = time.monotonic() + 120
+            while mtime(run_dir / "checkpoints" / "last.ckpt") == before and proc.poll() is None:
+                assert time.monotonic() < deadline, "no checkpoint written in 120 s"
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0.0, 1.5))
+            proc.send_signal(signal.SIGKILL)
+        output = proc.communicate(timeout=300)[0]
+        assert proc.returncode in (-signal.SIGKILL, 0), f"{what}: exit {proc.returncode}\n{output[-3000:]}"
+        killed += proc.returncode == -signal.SIGKILL
+        verified += checkpoints_all_load(run_dir)
+        if extra is not None:
+            assert proc.returncode == -signal.SIGKILL, f"{what}: the planned kill did not happen"
+        if proc.returncode == 0:
+            break
+    resumed += (run_dir / "checkpoints" / "last.ckpt").is_file()
+    final = launch(run_dir, data_cache, [])
+    output = final.communicate(timeout=300)[0]
+    assert final.returncode == 0, output[-3000:]
+    verified += checkpoints_all_load(run_dir)
+
+    summary = json.loads((run_dir / "metrics.json").read_text())
+    last = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert summary["epochs_run"] == EPOCHS and last["epoch"] == EPOCHS - 1
+    assert last["global_step"] == EPOCHS * STEPS_PER_EPOCH  # no step lost or counted twice across the kills
+    history = read_history(run_dir / "csv" / "metrics.csv")
+    assert [h["epoch"] for h in history] == list(range(EPOCHS))
+    assert all("val/miou" in h and "train/loss" in h for h in history)
+    assert "test/miou" in summary["test"]
+    assert not list((run_dir / "checkpoints").glob(".partial-*"))  # the torn write's file was cleaned up
+    print(f"\nfault injection: {len(plans)} trials, {killed} killed, {resumed} resumed, {verified} checkpoint loads")
+    assert killed >= 4
+
+
+def test_sigterm_saves_a_resumable_checkpoint_and_exits_143_then_resume_finishes(tmp_path, data_cache):
+    run_dir, last = tmp_path / "run", tmp_path / "run" / "checkpoints" / "last.ckpt"
+    longer = ["data.sizes.train=40"]  # 10 steps per epoch, so the signal lands inside an epoch
+    proc = launch(run_dir, data_cache, ["trainer.max_epochs=40", *longer])
+    deadline = time.monotonic() + 120
+    while mtime(last) == 0:
+        assert proc.poll() is None and time.monotonic() < deadline, "no checkpoint"
+        time.sleep(0.02)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 143, output[-3000:]
+    assert "SIGTERM: saved" in output and "Traceback" not in output
+    saved = torch.load(last, weights_only=True)
+    assert saved["global_step"] > 10  # written at the signal, after epoch 0's checkpoint
+    planned = saved["epoch"] + 2
+    final = launch(run_dir, data_cache, [f"trainer.max_epochs={planned}", *longer])
+    output = final.communicate(timeout=300)[0]
+    assert final.returncode == 0, output[-3000:]
+    assert json.loads((run_dir / "metrics.json").read_text())["epochs_run"] == planned
+    resumed = torch.load(last, weights_only=True)
+    assert resumed["epoch"] == planned - 1
+    assert resumed["global_step"] == planned * 10  # the cut epoch's remaining steps were run, not the whole epoch again
+
+
+def test_nan_loss_stops_naming_epoch_batch_and_step_and_the_last_good_checkpoint_stays(cfg_tiny, tmp_path):
+    with open_dict(cfg_tiny):
+        cfg_tiny.trainer.max_epochs = 4
+        cfg_tiny.callbacks.poison = {"_target_": "tests.fault_injection.PoisonWeightsAt", "step": 4}
+    with pytest.raises(TrainingError) as caught:
+        train(cfg_tiny)
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    message = str(caught.value)
+    assert "the training loss is nan at epoch 1, batch 1 (training step 4)" in message
+    assert f"Last good checkpoint: {last}" in message
+    checkpoint = torch.load(last, weights_only=True)
+    assert checkpoint["epoch"] == 0 and checkpoint["global_step"] == 2  # epoch 0's, never the broken weights
+    assert all(torch.isfinite(t).all() for t in checkpoint["state_dict"].values() if t.is_floating_point())
+
+
+def test_disk_full_while_saving_is_one_error_naming_the_file_and_earlier_checkpoints_stay(
+    cfg_tiny, tmp_path, monkeypatch
+):
+    real_save, saves = torch.save, []
+
+    def save_until_disk_full(obj, f, *args, **kwargs):
+        saves.append(1)
+        if len(saves) <= 2:  # epoch 0's best and last
+            return real_save(obj, f, *args, **kwargs)
+        f.write(b"\0" * 1000)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(src.checkpoint_io.torch, "save", save_until_disk_full)
+    with open_dict(cfg_tiny):
+        cfg_tiny.trainer.max_epochs = 3
+    checkpoints = tmp_path / "checkpoints"
+    with pytest.raises(OutputError, match=r"cannot write checkpoint .*: No space left on device; earlier checkpoints"):
+        train(cfg_tiny)
+    monkeypatch.setattr(src.checkpoint_io.torch, "save", real_save)
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["epoch_000.ckpt", "last.ckpt"]  # no partial file
+    assert all(torch.load(p, weights_only=True)["epoch"] == 0 for p in checkpoints.iterdir())
+
+
+def test_an_output_folder_that_cannot_be_created_is_a_short_error_naming_it_and_nothing_runs(tmp_path, data_cache):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    cmd = [sys.executable, "-m", "src.train", *TINY, f"paths.data_dir={data_cache}", f"hydra.run.dir={blocker}/run"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    # Hydra makes the run folder before any project code runs: its own short report (4 lines) names it.
+    assert proc.returncode == 1
+    assert f"NotADirectoryError: [Errno 20] Not a directory: '{blocker}/run'" in proc.stderr, proc.stderr[-2000:]
+    assert len(proc.stderr.strip().splitlines()) <= 6 and "Epoch" not in proc.stdout
+    assert blocker.read_text() == "not a folder"
