@@ -18,8 +18,9 @@ def die() -> None:
 class KillAt(Callback):
     """SIGKILL this process at `moment`, the `count`-th time it comes (1-based), this run counting from its start.
 
-    moment: `train_batch` (after a training step), `validation_batch` (in the middle of validation), or
-    `checkpoint_write` (half of the checkpoint's bytes written to its temporary file, not yet renamed).
+    moment: `train_batch` (after a training step), `validation_batch` (in the middle of validation),
+    `checkpoint_write` (half of the checkpoint's bytes written to its temporary file), or `before_rename` (the
+    temporary file complete and fsynced, not yet renamed over the checkpoint).
     """
 
     def __init__(self, moment: str, count: int) -> None:
@@ -31,6 +32,15 @@ class KillAt(Callback):
             die()
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if self.moment == "before_rename":
+            real_replace = os.replace
+
+            def die_before_the_checkpoint_rename(src: object, dst: object, *args: object, **kwargs: object) -> None:
+                if ".partial-checkpoint-" in str(src):
+                    self._tick()
+                return real_replace(src, dst, *args, **kwargs)
+
+            os.replace = die_before_the_checkpoint_rename
         if self.moment != "checkpoint_write":
             return
         callback = self

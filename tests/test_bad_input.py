@@ -68,8 +68,12 @@ def test_bad_inputs_each_end_in_one_line_naming_the_key_or_file_and_train_nothin
             f"no folder {missing}/leftImg8bit/train",
         ),
         ("data.root not given", [*TINY_REAL_DATA, "data=camvid"], "ConfigError: data.root is required"),
-        ("bad label, found caching", camvid_args, label_line),
-        ("bad label, found in a loader worker", [*camvid_args, "data.cache=false", "data.num_workers=2"], label_line),
+        ("bad label, found caching", [*camvid_args, f"paths.data_dir={tmp_path / 'caching'}"], label_line),
+        (
+            "bad label, found in a loader worker",
+            [*camvid_args, "data.cache=false", "data.num_workers=2", f"paths.data_dir={tmp_path / 'worker'}"],
+            label_line,
+        ),
         ("label_mode typo", [*TINY, "data.label_mode=trainid"], "data.label_mode must be labelIds or trainIds"),
         (
             "num_workers not a number",
@@ -86,7 +90,8 @@ def test_bad_inputs_each_end_in_one_line_naming_the_key_or_file_and_train_nothin
     def run(row: tuple[str, list[str], str]) -> tuple[str, subprocess.CompletedProcess, Path]:
         what, args, _ = row
         run_dir = tmp_path / "runs" / "".join(c if c.isalnum() else "_" for c in what)
-        cmd = [sys.executable, "-m", "src.train", *args, f"paths.data_dir={data_cache}", f"hydra.run.dir={run_dir}"]
+        data_dir = [] if any(a.startswith("paths.data_dir=") for a in args) else [f"paths.data_dir={data_cache}"]
+        cmd = [sys.executable, "-m", "src.train", *args, *data_dir, f"hydra.run.dir={run_dir}"]
         return what, subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300), run_dir
 
     with ThreadPoolExecutor(3) as pool:
@@ -103,3 +108,7 @@ def test_bad_inputs_each_end_in_one_line_naming_the_key_or_file_and_train_nothin
             failures.append(f"{what}: training started")  # (loggers may have written the config before fit)
         print(f"{what}: {(lines[-1] if own else next(x for x in lines if line in x) if seen else lines[-1])[-150:]}")
     assert not failures, "\n\n".join(failures)
+    stderr = {what: proc.stderr for what, proc, _ in results}
+    assert "expected <root>/leftImg8bit/<split>/<city>/<name>_leftImg8bit.png" in stderr["data.root missing"]
+    for folder in ("caching", "worker"):  # the bad file stopped the cache build: no cache of that split is trusted
+        assert not list((tmp_path / folder / "cache").glob("camvid_val_*"))

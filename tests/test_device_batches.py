@@ -57,6 +57,15 @@ def test_train_passes_are_fresh_permutations_seeded_and_shared_out_like_distribu
     first, second = order(single), order(single)
     assert sorted(first) == sorted(second) == list(range(10)) and first != second  # every image once, new order
     assert order(make()) == first  # the same seed, the same order
+    resumed = make()
+    resumed.set_epoch(1)  # as Lightning does at the start of epoch 1 of a resumed run
+    assert order(resumed) == second  # the order the uninterrupted run had in that epoch
+    augment = {"hflip": 0.5, "jitter": 0.2, "jitter_p": 0.8}
+    through, fresh = make(augment=augment), make(augment=augment)
+    list(through)
+    fresh.set_epoch(1)
+    for (x, y), (fx, fy) in zip(through, fresh, strict=True):  # and the same flips and jitters
+        assert torch.equal(x, fx) and torch.equal(y, fy)
     shards = [order(make(rank=r, world_size=3)) for r in range(3)]
     assert [len(s) for s in shards] == [2, 2, 2]  # 10 // 3 = 3 each, trimmed to whole batches of 2: equal steps
     assert all(len(make(rank=r, world_size=3)) == 1 for r in range(3))

@@ -15,11 +15,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from hydra.utils import instantiate
 from omegaconf import open_dict
 
 import src.checkpoint_io
 from src.errors import OutputError, TrainingError
 from src.history import read_history
+from src.loggers.appending_csv import AppendingCSVLogger
 from src.train import train
 from tests.conftest import ROOT, TINY
 
@@ -67,7 +69,8 @@ def test_sigkill_at_many_moments_then_resume_reaches_the_planned_epoch_and_every
         ("after training step 3", [KILL, "+callbacks.fault.moment=train_batch", "+callbacks.fault.count=3"]),
         ("mid-validation", [KILL, "+callbacks.fault.moment=validation_batch", "+callbacks.fault.count=1"]),
         ("mid checkpoint write", [KILL, "+callbacks.fault.moment=checkpoint_write", "+callbacks.fault.count=2"]),
-        *[(f"at random {i}", None) for i in range(3)],
+        ("before a checkpoint rename", [KILL, "+callbacks.fault.moment=before_rename", "+callbacks.fault.count=3"]),
+        *[(f"at random {i}", None) for i in range(2)],
     ]
     killed = verified = resumed = 0
     for what, extra in plans:
@@ -105,7 +108,7 @@ def test_sigkill_at_many_moments_then_resume_reaches_the_planned_epoch_and_every
     assert "test/miou" in summary["test"]
     assert not list((run_dir / "checkpoints").glob(".partial-*"))  # the torn write's file was cleaned up
     print(f"\nfault injection: {len(plans)} trials, {killed} killed, {resumed} resumed, {verified} checkpoint loads")
-    assert killed >= 4
+    assert killed >= 5
 
 
 def test_sigterm_saves_a_resumable_checkpoint_and_exits_143_then_resume_finishes(tmp_path, data_cache):
@@ -133,6 +136,32 @@ def test_sigterm_saves_a_resumable_checkpoint_and_exits_143_then_resume_finishes
     assert resumed["global_step"] == planned * 10  # the cut epoch's remaining steps were run, not the whole epoch again
 
 
+def test_a_batch_with_every_pixel_ignored_trains_with_loss_0_not_nan(cfg_tiny):
+    module = instantiate(cfg_tiny.model)
+    labels = torch.full((2, 64, 128), 255, dtype=torch.uint8)  # all void: cross-entropy alone is 0/0
+    loss = module.training_step((torch.randn(2, 3, 64, 128), labels), 0)
+    loss.backward()
+    assert loss.item() == 0.0
+    assert all(torch.isfinite(p.grad).all() and not p.grad.any() for p in module.parameters() if p.grad is not None)
+
+
+def test_metrics_csv_drops_a_torn_last_line_on_resume_and_keeps_every_row_when_columns_grow(tmp_path):
+    logger = AppendingCSVLogger(save_dir=str(tmp_path), name="csv", version="")
+    logger.log_metrics({"epoch": 0, "val/miou": 0.5}, step=1)
+    logger.save()
+    path = Path(logger.log_dir) / "metrics.csv"
+    with open(path, "a") as f:
+        f.write("2,0.7")  # a kill mid-append: epoch 1's row cut inside its number, no newline
+    resumed = AppendingCSVLogger(save_dir=str(tmp_path), name="csv", version="")
+    resumed.log_metrics({"epoch": 1, "val/miou": 0.75}, step=2)
+    resumed.save()
+    resumed.log_metrics({"test/miou": 0.7}, step=3)  # a new column: the file is rewritten with a wider header
+    resumed.save()
+    assert [(h["epoch"], h["val/miou"]) for h in read_history(path)] == [(0, 0.5), (1, 0.75)]
+    assert path.read_text().splitlines()[0].split(",") == ["epoch", "step", "test/miou", "val/miou"]
+    assert not list(tmp_path.glob("csv/.*"))  # no temporary file left
+
+
 def test_nan_loss_stops_naming_epoch_batch_and_step_and_the_last_good_checkpoint_stays(cfg_tiny, tmp_path):
     with open_dict(cfg_tiny):
         cfg_tiny.trainer.max_epochs = 4
@@ -148,8 +177,17 @@ def test_nan_loss_stops_naming_epoch_batch_and_step_and_the_last_good_checkpoint
     assert all(torch.isfinite(t).all() for t in checkpoint["state_dict"].values() if t.is_floating_point())
 
 
+@pytest.mark.parametrize(
+    ("failure", "reason"),
+    [
+        (OSError(errno.ENOSPC, "No space left on device"), "No space left on device"),
+        # what torch.save itself raises when its writes fail (seen writing to /dev/full)
+        (RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64 vs 0"), "unexpected pos"),
+    ],
+    ids=["oserror", "torch_runtime_error"],
+)
 def test_disk_full_while_saving_is_one_error_naming_the_file_and_earlier_checkpoints_stay(
-    cfg_tiny, tmp_path, monkeypatch
+    cfg_tiny, tmp_path, monkeypatch, failure, reason
 ):
     real_save, saves = torch.save, []
 
@@ -158,13 +196,13 @@ def test_disk_full_while_saving_is_one_error_naming_the_file_and_earlier_checkpo
         if len(saves) <= 2:  # epoch 0's best and last
             return real_save(obj, f, *args, **kwargs)
         f.write(b"\0" * 1000)
-        raise OSError(errno.ENOSPC, "No space left on device")
+        raise failure
 
     monkeypatch.setattr(src.checkpoint_io.torch, "save", save_until_disk_full)
     with open_dict(cfg_tiny):
         cfg_tiny.trainer.max_epochs = 3
     checkpoints = tmp_path / "checkpoints"
-    with pytest.raises(OutputError, match=r"cannot write checkpoint .*: No space left on device; earlier checkpoints"):
+    with pytest.raises(OutputError, match=rf"cannot write checkpoint .*: .*{reason}.*; earlier checkpoints"):
         train(cfg_tiny)
     monkeypatch.setattr(src.checkpoint_io.torch, "save", real_save)
     assert sorted(p.name for p in checkpoints.iterdir()) == ["epoch_000.ckpt", "last.ckpt"]  # no partial file

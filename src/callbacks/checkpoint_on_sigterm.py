@@ -28,9 +28,13 @@ class CheckpointOnSigterm(Callback):
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         if not isinstance(exception, SIGTERMException) or trainer.state.fn != TrainerFn.FITTING:
             return
-        trainer.save_checkpoint(self.path)
-        if trainer.is_global_zero:
-            log.warning(
-                f"SIGTERM: saved {self.path} at epoch {trainer.current_epoch}, step {trainer.global_step};"
-                " continue with the same command plus resume=true"
-            )
+        if not trainer.is_global_zero:
+            return
+        # Not trainer.save_checkpoint: it ends in a barrier, and under DDP the other processes may be elsewhere
+        # (each raises at its own next boundary). DDP keeps the weights equal, so rank 0 alone writes them.
+        checkpoint = trainer._checkpoint_connector.dump_checkpoint()
+        trainer.strategy.checkpoint_io.save_checkpoint(checkpoint, self.path)
+        log.warning(
+            f"SIGTERM: saved {self.path} at epoch {trainer.current_epoch}, step {trainer.global_step};"
+            " continue with the same command plus resume=true"
+        )

@@ -162,6 +162,8 @@ class SegmentationDataModule(LightningDataModule):
             if split == "train":
                 # Drawn from torch's RNG, so seed_everything(seed) fixes the augmentations too; each rank differs.
                 self.train_seed = int(torch.randint(0, 2**31 - 1, ()))
+                if self.trainer is not None and self.trainer.world_size > 1:  # one shuffle for all, even unseeded
+                    self.train_seed = self.trainer.strategy.broadcast(self.train_seed, src=0)
                 seed = self.train_seed + 1_000_003 * rank
                 transform = train_transform(hp.size, hp.mean, hp.std, seed=seed, **(hp.augment or {}))
             else:

@@ -8,6 +8,7 @@ close to, not bit-identical with, the host pipeline.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -17,13 +18,22 @@ GREY = (0.299, 0.587, 0.114)  # ITU-R 601 luma, as albumentations/OpenCV use for
 RGB_TO_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
 
 
+YIQ_TO_RGB = torch.linalg.inv(RGB_TO_YIQ)
+
+
+@functools.cache
+def constant(values: tuple, device: torch.device) -> torch.Tensor:
+    """A small constant tensor on `device`, copied there once rather than every batch."""
+    return torch.tensor(values, device=device)
+
+
 def hue_rotations(shift: torch.Tensor) -> torch.Tensor:
     """(B, 3, 3) RGB->RGB matrices turning each image's hue by `shift` (fractions of a turn; + : red->green)."""
-    yiq = RGB_TO_YIQ.to(shift.device)
+    to_yiq, to_rgb = constant(RGB_TO_YIQ, shift.device), constant(YIQ_TO_RGB, shift.device)
     angle = 2 * math.pi * shift
     cos, sin, one, zero = angle.cos(), angle.sin(), torch.ones_like(angle), torch.zeros_like(angle)
     rotate = torch.stack([one, zero, zero, zero, cos, sin, zero, -sin, cos], dim=-1).view(-1, 3, 3)
-    return torch.linalg.inv(yiq) @ rotate @ yiq
+    return to_rgb @ rotate @ to_yiq
 
 
 class DeviceAugment:
@@ -56,7 +66,7 @@ class DeviceAugment:
         def factors(low: float, high: float) -> torch.Tensor:
             return (1 + applied * (self._uniform(n, low, high, device) - 1)).view(n, 1, 1, 1)
 
-        grey_weights = torch.tensor(GREY, device=device)
+        grey_weights = constant(GREY, device)
         images = (images * factors(max(0.0, 1 - j), 1 + j)).clamp(0, 1)
         grey = images @ grey_weights
         mean = grey.mean(dim=(1, 2)).view(n, 1, 1, 1)
@@ -70,6 +80,4 @@ class DeviceAugment:
 
 def normalise(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
     """(x - mean) / std over the last (channel) dimension."""
-    mean_t = torch.tensor(mean, device=images.device, dtype=images.dtype)
-    std_t = torch.tensor(std, device=images.device, dtype=images.dtype)
-    return (images - mean_t) / std_t
+    return (images - constant(tuple(mean), images.device)) / constant(tuple(std), images.device)

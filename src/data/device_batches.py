@@ -18,10 +18,13 @@ from src.data.device_augment import DeviceAugment, normalise
 class DeviceBatches:
     """Batches of (float images NCHW in channels_last memory, uint8 labels) from tensors on `device`.
 
-    An iterable with a length, as Lightning accepts in place of a DataLoader. Every pass draws a new order when
-    `shuffle`; under DDP every process draws the same order (the shared `seed`) and takes every `world_size`-th
-    image of it, as DistributedSampler does: training trims the order to a multiple of `world_size` so every
-    process runs the same number of steps; evaluation splits are shared out without repeating any image.
+    An iterable with a length, as Lightning accepts in place of a DataLoader. The order and the augmentation
+    of a pass follow from (`seed`, epoch) alone, as with DistributedSampler: Lightning sets the epoch through
+    `sampler.set_epoch` at each epoch start (used alone, each full pass moves to the next epoch), so a run
+    resumed at an epoch boundary sees exactly the batches the uninterrupted run would have. Under DDP every
+    process draws the same order (`seed` is the same on every rank) and takes every `world_size`-th image of it:
+    training trims the order to a multiple of `world_size` so every process runs the same number of steps;
+    evaluation splits are shared out without repeating any image.
     """
 
     def __init__(
@@ -43,9 +46,14 @@ class DeviceBatches:
         self.labels = torch.from_numpy(np.array(labels)).to(device)  # (N, H, W) uint8
         self.batch_size, self.mean, self.std = batch_size, tuple(mean), tuple(std)
         self.shuffle, self.drop_last, self.rank, self.world_size = shuffle, drop_last, rank, world_size
-        self.order = torch.Generator().manual_seed(seed)  # the same on every process
-        randomness = torch.Generator(device=device).manual_seed(seed + 1_000_003 * (rank + 1))  # differs per process
-        self.augment = DeviceAugment(**augment, generator=randomness) if augment else None
+        self.seed = seed
+        self.sampler, self.batch_sampler = self, None  # where Lightning looks for set_epoch (as on a DataLoader)
+        self.epoch = 0
+        self.randomness = torch.Generator(device=device)
+        self.augment = DeviceAugment(**augment, generator=self.randomness) if augment else None
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
 
     def _shard_size(self) -> int:
         n = len(self.images)
@@ -59,7 +67,9 @@ class DeviceBatches:
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = len(self.images)
-        order = torch.randperm(n, generator=self.order) if self.shuffle else torch.arange(n)
+        order_rng = torch.Generator().manual_seed(self.seed + self.epoch)  # the same on every process
+        self.randomness.manual_seed(self.seed + 1_000_003 * (self.rank + 1) + self.epoch)  # differs per process
+        order = torch.randperm(n, generator=order_rng) if self.shuffle else torch.arange(n)
         if self.drop_last:
             order = order[: n - n % self.world_size]
         order = order[self.rank :: self.world_size].to(self.images.device)
@@ -70,3 +80,4 @@ class DeviceBatches:
                 images, labels = self.augment(images, labels)
             # (B, H, W, 3) -> (B, 3, H, W): a view whose memory is already channels_last, as the module runs the net
             yield normalise(images, self.mean, self.std).permute(0, 3, 1, 2), labels
+        self.epoch += 1  # the next pass, unless Lightning sets the epoch first

@@ -8,14 +8,31 @@ last line cut short: it is dropped on resume, so no truncated number is ever rea
 from __future__ import annotations
 
 import csv
+import os
+from pathlib import Path
 
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
 
+from src.atomic_files import temporary_sibling
+
 
 class AppendingExperimentWriter(ExperimentWriter):
-    """Starts from the existing file's columns, so new rows are appended under the same header."""
+    """Starts from the existing file's columns, so new rows are appended under the same header; a new column
+    (test/* at the end of a run) rewrites the file through a temporary one, so a kill then loses nothing."""
+
+    def _rewrite_with_new_header(self, fieldnames: list[str]) -> None:
+        with open(self.metrics_file_path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        tmp = temporary_sibling(Path(self.metrics_file_path))
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=fieldnames)
+            writer.writeheader()
+            writer.writerows(rows)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.metrics_file_path)
 
     def _check_log_dir_exists(self) -> None:
         if self._fs.isfile(self.metrics_file_path):
