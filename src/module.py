@@ -47,6 +47,9 @@ class SegmentationModule(LightningModule):
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.net.to(memory_format=self.memory_format)
         if compile:  # Module.compile works in place: parameter names, and so checkpoints, stay those of `net`
+            # Where it cannot compile (no C compiler, an unsupported op or platform), run eager with dynamo's own
+            # warning naming the failure, instead of ending the run at the first step.
+            torch._dynamo.config.suppress_errors = True
             self.net.compile()
         self.criterion = nn.CrossEntropyLoss(ignore_index=ignore_index)
         for stage in STAGES:

@@ -99,3 +99,25 @@ def test_channel_dropout_mode_drops_whole_feature_maps():
     assert any(isinstance(m, nn.Dropout2d) for m in nested.pruned(1).modules())  # the pruned copy keeps the mode
     with pytest.raises(ConfigError, match="dropout_mode must be one of element, channel, got 'spatial'"):
         UNet(dropout_mode="spatial")
+
+
+def test_compile_that_fails_falls_back_to_eager_with_a_warning(monkeypatch, caplog):
+    """model.compile=true where compiling fails (no C compiler, unsupported op): same outputs, eager, a warning."""
+    from functools import partial
+
+    from src.module import SegmentationModule
+
+    def no_compiler(graph, example_inputs):
+        raise RuntimeError("no C compiler on this machine")
+
+    compile_in_place = torch.nn.Module.compile
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, **kw: compile_in_place(self, backend=no_compiler))
+    eager = UNet(num_classes=5, base_channels=4, depth=2)
+    net = UNet(num_classes=5, base_channels=4, depth=2)
+    net.load_state_dict(eager.state_dict())
+    module = SegmentationModule(net, partial(torch.optim.Adam), num_classes=5, compile=True).eval()
+    x = torch.randn(2, 3, 32, 64)
+    expected = eager.eval().to(memory_format=torch.channels_last)(x.contiguous(memory_format=torch.channels_last))
+    torch.testing.assert_close(module(x), expected)
+    assert "no C compiler on this machine" in caplog.text  # dynamo's warning names the failure
+
