@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 def test_benchmark_writes_a_consistent_report(tmp_path: Path, data_cache: Path):
     tiny = [o for o in TINY if not o.startswith("trainer.limit")]
-    args = [*tiny, f"paths.data_dir={data_cache}", f"hydra.run.dir={tmp_path}"]
+    args = [*tiny, "data.num_workers=auto", f"paths.data_dir={data_cache}", f"hydra.run.dir={tmp_path}"]
     args += ["bench.steps=2", "bench.warmup=1", "bench.rounds=2", "bench.pipeline_batches=3", "bench.matmul_size=256"]
     proc = run_module("src.benchmark", args)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -24,6 +24,11 @@ def test_benchmark_writes_a_consistent_report(tmp_path: Path, data_cache: Path):
     assert {len(v) for v in rounds.values()} == {2} and all(x > 0 for v in rounds.values() for x in v)
     ips = r["train_images_per_s"]
     assert r["lightning_vs_raw"] == pytest.approx(ips["lightning"] / ips["raw_loop"])
+    pairs = sorted(lt / raw for lt, raw in zip(rounds["lightning"], rounds["raw_loop"], strict=True))
+    assert r["lightning_vs_raw_paired_median"] == pytest.approx((pairs[0] + pairs[1]) / 2)  # median of two
+    extra_ms = 1e3 * r["batch_size"] * (1 / ips["lightning"] - 1 / ips["raw_loop"])
+    assert r["lightning_extra_ms_per_step"] == pytest.approx(extra_ms)
+    assert r["num_workers"] == 0 and r["device_resident"] is False  # auto resolved: CPU training from the cache
     assert r["pipeline_vs_training"] == pytest.approx(r["pipeline_images_per_s"] / ips["lightning"])
     # Width 4, depth 2, 64x128: a few hundredths of a GFLOP per image, forward and backward.
     assert 0.01 < r["train_gflops_per_image"] < 1
