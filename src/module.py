@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 import torch
@@ -10,6 +11,7 @@ from torch import nn
 from torchmetrics import MaxMetric
 
 from src.errors import ConfigError
+from src.losses.segmentation_loss import SegmentationLoss
 from src.metrics.confusion import ConfusionMatrix, iou_per_class, mean_iou, pixel_accuracy
 from src.metrics.weighted_mean import WeightedMean
 
@@ -37,10 +39,11 @@ class SegmentationModule(LightningModule):
         ignore_index: int = 255,
         channels_last: bool = True,
         compile: bool = False,
+        loss: SegmentationLoss | None = None,
     ) -> None:
         super().__init__()
         # Only plain values go into checkpoints, so they load with torch.load(weights_only=True).
-        self.save_hyperparameters(logger=False, ignore=["net", "optimizer", "scheduler"])
+        self.save_hyperparameters(logger=False, ignore=["net", "optimizer", "scheduler", "loss"])
         self.net = net
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         # NHWC lets oneDNN / cuDNN pick faster convolution kernels (measured ~1.2x on a 2-core CPU, width 16).
@@ -51,7 +54,10 @@ class SegmentationModule(LightningModule):
             # warning naming the failure, instead of ending the run at the first step.
             torch._dynamo.config.suppress_errors = True
             self.net.compile()
-        self.criterion = nn.CrossEntropyLoss(ignore_index=ignore_index)
+        self.criterion = nn.CrossEntropyLoss(
+            ignore_index=ignore_index
+        )  # what <stage>/loss reports, for every objective
+        self.objective = loss or SegmentationLoss(num_classes, ignore_index)  # what training minimises (model.loss)
         for stage in STAGES:
             setattr(self, f"{stage}_loss", WeightedMean())  # never syncs with the host (see its docstring)
             setattr(self, f"{stage}_confmat", ConfusionMatrix(num_classes, ignore_index=ignore_index))
@@ -69,9 +75,12 @@ class SegmentationModule(LightningModule):
         labels = labels.long()
         labelled = (labels != self.hparams.ignore_index).sum()  # losses average over pixels, not over batches
         outputs = self(images)
+        train_objective = stage == "train" and not self.objective.is_plain_cross_entropy
         if isinstance(outputs, torch.Tensor):
-            loss = self.criterion(outputs, labels)
-            logits, prediction_loss = outputs.detach(), loss.detach()
+            loss = self.objective(outputs, labels) if train_objective else self.criterion(outputs, labels)
+            logits = outputs.detach()
+            with torch.no_grad():
+                prediction_loss = self.criterion(logits, labels) if train_objective else loss.detach()
         else:
             loss = self.deep_supervision_loss(outputs, labels)
             self.train_loss_ds.update(torch.where(labelled > 0, loss.detach(), 0.0), labelled)
@@ -90,9 +99,9 @@ class SegmentationModule(LightningModule):
         return loss
 
     def deep_supervision_loss(self, outputs: list[torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
-        """The mean of the heads' cross-entropies, weighted by `net.head_weights` (which sum to 1)."""
+        """The mean of the heads' training losses (model.loss), weighted by `net.head_weights` (which sum to 1)."""
         weights = self.net.head_weights
-        return sum(w * self.criterion(z, labels) for w, z in zip(weights, outputs, strict=True))
+        return sum(w * self.objective(z, labels) for w, z in zip(weights, outputs, strict=True))
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         return self._step(batch, "train")
@@ -127,6 +136,12 @@ class SegmentationModule(LightningModule):
     def on_test_epoch_end(self) -> None:
         self.test_class_iou = iou_per_class(self._log_confmat_metrics("test")).cpu()
 
+    def setup(self, stage: str) -> None:
+        """Class weights for the loss, from the train split's label counts (read from the data cache: no pass)."""
+        datamodule = self.trainer.datamodule if self.trainer is not None else None
+        if stage == "fit" and not self.objective.counted and hasattr(datamodule, "label_counts"):
+            self.objective.set_class_counts(datamodule.label_counts("train"))
+
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         """Refuse, by name, a checkpoint of another class count or architecture (not a size-mismatch traceback)."""
         saved = checkpoint.get("hyper_parameters", {}).get("num_classes")
@@ -144,13 +159,15 @@ class SegmentationModule(LightningModule):
                 )
 
     def configure_optimizers(self) -> dict:
+        """The optimizer and schedule; a schedule that takes `total_steps` (poly, warm-up cosine, one-cycle) steps
+        per optimizer step over the run's planned steps, any other (cosine over epochs) once per epoch."""
         optimizer = self.optimizer_factory(params=self.parameters())
         if self.scheduler_factory is None:
             return {"optimizer": optimizer}
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {
-                "scheduler": self.scheduler_factory(optimizer=optimizer),
-                "interval": "epoch",
-            },
-        }
+        if "total_steps" in inspect.signature(self.scheduler_factory).parameters:
+            # Planned from max_epochs (or max_steps): a run cut short by trainer.max_time ends before the LR does.
+            total = int(self.trainer.estimated_stepping_batches)
+            scheduler, interval = self.scheduler_factory(optimizer=optimizer, total_steps=total), "step"
+        else:
+            scheduler, interval = self.scheduler_factory(optimizer=optimizer), "epoch"
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}

@@ -1,0 +1,52 @@
+"""Learning-rate schedules stepped once per optimizer step, over the run's planned steps (model.scheduler).
+
+torch has cosine and one-cycle but no polynomial decay and no warm-up in front of an arbitrary schedule, the
+two the segmentation literature uses most (DeepLab's poly; linear warm-up); both are a LambdaLR here.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from src.errors import ConfigError
+
+
+def _check(total_steps: int, warmup_steps: int) -> None:
+    if warmup_steps < 0 or warmup_steps >= total_steps:
+        raise ConfigError(
+            f"model.scheduler.warmup_steps must be in [0, {total_steps}) (the run's planned steps); got {warmup_steps}"
+        )
+
+
+def warmup_factor(step: int, warmup_steps: int) -> float:
+    """Linear ramp from 1/warmup_steps to 1 over the first warmup_steps steps."""
+    return (step + 1) / warmup_steps if step < warmup_steps else 1.0
+
+
+def poly(
+    optimizer: torch.optim.Optimizer, total_steps: int, power: float = 0.9, warmup_steps: int = 0
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """lr x (1 - progress)^power after an optional linear warm-up (DeepLab's schedule)."""
+    _check(total_steps, warmup_steps)
+
+    def factor(step: int) -> float:
+        progress = min(1.0, max(0, step - warmup_steps) / (total_steps - warmup_steps))
+        return warmup_factor(step, warmup_steps) * (1 - progress) ** power
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def warmup_cosine(
+    optimizer: torch.optim.Optimizer, total_steps: int, warmup_steps: int = 0, final_fraction: float = 0.01
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up, then cosine decay per step to final_fraction x lr."""
+    _check(total_steps, warmup_steps)
+
+    def factor(step: int) -> float:
+        progress = min(1.0, max(0, step - warmup_steps) / (total_steps - warmup_steps))
+        cosine = final_fraction + (1 - final_fraction) * 0.5 * (1 + math.cos(math.pi * progress))
+        return warmup_factor(step, warmup_steps) * cosine
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
