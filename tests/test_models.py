@@ -120,4 +120,3 @@ def test_compile_that_fails_falls_back_to_eager_with_a_warning(monkeypatch, capl
     expected = eager.eval().to(memory_format=torch.channels_last)(x.contiguous(memory_format=torch.channels_last))
     torch.testing.assert_close(module(x), expected)
     assert "no C compiler on this machine" in caplog.text  # dynamo's warning names the failure
-
