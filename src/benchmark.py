@@ -115,22 +115,31 @@ def lightning_round(cfg: DictConfig, module: SegmentationModule, datamodule: L.L
     return timer.images / timer.seconds
 
 
+def training_objective(cfg: DictConfig, datamodule: L.LightningDataModule) -> nn.Module:
+    """The loss the module trains with (model.loss, class weights included), so both paths do the same work."""
+    objective = instantiate(cfg.model.loss) if cfg.model.get("loss") else None
+    if objective is None or objective.is_plain_cross_entropy:
+        return nn.CrossEntropyLoss(ignore_index=cfg.model.ignore_index)  # as the module trains plain CE
+    objective.set_class_counts(datamodule.label_counts("train"))
+    return objective
+
+
 def raw_round(
     cfg: DictConfig,
     net: nn.Module,
     optimizer: torch.optim.Optimizer,
     batches: Iterator,
     device: torch.device,
+    criterion: nn.Module,
     confmat: ConfusionMatrix | None = None,
 ) -> float:
-    """Images/s of `steps` steps of the plainest correct PyTorch loop over the same data, net and optimizer.
+    """Images/s of `steps` steps of the plainest correct PyTorch loop over the same data, net, loss and optimizer.
 
     With `confmat`, the loop also counts the predictions as the module does for train/acc and train/miou, which
     splits the Lightning path's extra cost into what its metrics cost and what the framework costs.
     """
     b = cfg.bench
     memory_format = torch.channels_last if cfg.model.channels_last else torch.contiguous_format
-    criterion = nn.CrossEntropyLoss(ignore_index=cfg.model.ignore_index)
     dtype = AUTOCAST.get(cfg.trainer.precision)
     autocast = torch.autocast(device.type, dtype=dtype) if dtype else nullcontext()
     net.train()
@@ -161,14 +170,19 @@ def raw_round(
 
 
 def profile_steps(
-    cfg: DictConfig, net: nn.Module, optimizer: torch.optim.Optimizer, batches: Iterator, device: torch.device
+    cfg: DictConfig,
+    net: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batches: Iterator,
+    device: torch.device,
+    criterion: nn.Module,
 ) -> list[dict]:
     """Self time per operator over `steps` raw-loop training steps (torch.profiler), largest first."""
     from torch.profiler import ProfilerActivity, profile
 
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     with profile(activities=activities) as prof:
-        raw_round(cfg, net, optimizer, batches, device)
+        raw_round(cfg, net, optimizer, batches, device, criterion)
     events = prof.key_averages()
     total = sum(e.self_cpu_time_total for e in events)
     top = sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[: cfg.bench.profile_rows]
@@ -242,13 +256,14 @@ def benchmark(cfg: DictConfig) -> dict:
     datamodule.device = device  # where data.device_resident batches live before a Trainer is attached
     raw_optimizer = instantiate(cfg.model.optimizer)(params=raw_net.parameters())
     batches = cycle(datamodule.train_dataloader())
+    criterion = training_objective(cfg, datamodule).to(device)
 
     lightning, raw, raw_metrics = [], [], []
     confmat = ConfusionMatrix(cfg.data.num_classes, cfg.model.ignore_index).to(device)
     for _ in range(cfg.bench.rounds):
-        raw.append(raw_round(cfg, raw_net, raw_optimizer, batches, device))
+        raw.append(raw_round(cfg, raw_net, raw_optimizer, batches, device, criterion))
         lightning.append(lightning_round(cfg, module, datamodule))
-        raw_metrics.append(raw_round(cfg, raw_net, raw_optimizer, batches, device, confmat))
+        raw_metrics.append(raw_round(cfg, raw_net, raw_optimizer, batches, device, criterion, confmat))
     train_ips = statistics.median(lightning)
     pipeline = pipeline_images_per_s(datamodule.train_dataloader(), cfg.bench.pipeline_batches)
     first_batch = next(iter(datamodule.train_dataloader()))
@@ -297,7 +312,7 @@ def benchmark(cfg: DictConfig) -> dict:
     if cfg.bench.inference:
         result["inference"] = inference_rows(cfg, device)
     if cfg.bench.profile_rows:
-        result["profile"] = profile_steps(cfg, raw_net.to(device), raw_optimizer, batches, device)
+        result["profile"] = profile_steps(cfg, raw_net.to(device), raw_optimizer, batches, device, criterion)
     return result
 
 

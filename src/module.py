@@ -54,10 +54,9 @@ class SegmentationModule(LightningModule):
             # warning naming the failure, instead of ending the run at the first step.
             torch._dynamo.config.suppress_errors = True
             self.net.compile()
-        self.criterion = nn.CrossEntropyLoss(
-            ignore_index=ignore_index
-        )  # what <stage>/loss reports, for every objective
-        self.objective = loss or SegmentationLoss(num_classes, ignore_index)  # what training minimises (model.loss)
+        # `criterion` is what <stage>/loss reports, whatever the objective; `objective` is what training minimises.
+        self.criterion = nn.CrossEntropyLoss(ignore_index=ignore_index)
+        self.objective = loss or SegmentationLoss(num_classes, ignore_index)  # model.loss
         for stage in STAGES:
             setattr(self, f"{stage}_loss", WeightedMean())  # never syncs with the host (see its docstring)
             setattr(self, f"{stage}_confmat", ConfusionMatrix(num_classes, ignore_index=ignore_index))
@@ -138,7 +137,7 @@ class SegmentationModule(LightningModule):
 
     def setup(self, stage: str) -> None:
         """Class weights for the loss, from the train split's label counts (read from the data cache: no pass)."""
-        datamodule = self.trainer.datamodule if self.trainer is not None else None
+        datamodule = self.trainer.datamodule  # setup is called by a Trainer
         if stage == "fit" and not self.objective.counted and hasattr(datamodule, "label_counts"):
             self.objective.set_class_counts(datamodule.label_counts("train"))
 

@@ -20,6 +20,11 @@ def _check(total_steps: int, warmup_steps: int) -> None:
         )
 
 
+def progress(step: int, warmup_steps: int, total_steps: int) -> float:
+    """How far the decay after the warm-up has gone: 0 at its start, 1 at the last planned step and after."""
+    return min(1.0, max(0, step - warmup_steps) / (total_steps - warmup_steps))
+
+
 def warmup_factor(step: int, warmup_steps: int) -> float:
     """Linear ramp from 1/warmup_steps to 1 over the first warmup_steps steps."""
     return (step + 1) / warmup_steps if step < warmup_steps else 1.0
@@ -32,8 +37,7 @@ def poly(
     _check(total_steps, warmup_steps)
 
     def factor(step: int) -> float:
-        progress = min(1.0, max(0, step - warmup_steps) / (total_steps - warmup_steps))
-        return warmup_factor(step, warmup_steps) * (1 - progress) ** power
+        return warmup_factor(step, warmup_steps) * (1 - progress(step, warmup_steps, total_steps)) ** power
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
@@ -45,8 +49,7 @@ def warmup_cosine(
     _check(total_steps, warmup_steps)
 
     def factor(step: int) -> float:
-        progress = min(1.0, max(0, step - warmup_steps) / (total_steps - warmup_steps))
-        cosine = final_fraction + (1 - final_fraction) * 0.5 * (1 + math.cos(math.pi * progress))
-        return warmup_factor(step, warmup_steps) * cosine
+        cosine = 0.5 * (1 + math.cos(math.pi * progress(step, warmup_steps, total_steps)))
+        return warmup_factor(step, warmup_steps) * (final_fraction + (1 - final_fraction) * cosine)
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
