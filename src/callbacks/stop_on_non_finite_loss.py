@@ -54,7 +54,7 @@ class StopOnNonFiniteLoss(Callback):
     def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
         # No collective here: a SIGTERM checkpoint is written by rank 0 alone. DDP keeps the weights equal.
         self.check(trainer, together=False)
-        if not all(bool(torch.isfinite(p).all()) for p in pl_module.parameters()):
+        if not bool(torch.stack([torch.isfinite(p).all() for p in pl_module.parameters()]).all()):  # one host sync
             raise TrainingError(
                 f"the weights are not finite at epoch {trainer.current_epoch} (training step {trainer.global_step})"
                 f" although the loss was; stopped without saving them. {self.last_good(trainer)}. {HINT}"
