@@ -1,6 +1,10 @@
-"""Bad input and configuration, one table: each is a short error naming the key or file, exit 1, no step trained.
+"""Bad input and configuration: each is a short error naming the key or file, exit 1, no step trained.
 
-Every row runs the real `python -m src.train` (three at a time: most of each run is Python starting up).
+Two tables. The CLI table runs the real `python -m src.train` for each kind of error rendering (Hydra's own
+report, a ConfigError, a checkpoint error, an error raised inside a DataLoader worker, a required key left
+unset): exit status 1, the line at the end of stderr, no traceback. The in-process table calls `train(cfg)` for
+the other inputs and checks the line `user_error_line` makes of the error, the same function the CLI prints
+with, so each row costs no Python start-up.
 """
 
 import os
@@ -12,9 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hydra.core.global_hydra import GlobalHydra
 from PIL import Image
 
-from tests.conftest import ROOT, TINY, TINY_REAL_DATA, TRAINED_RUN
+from src.exit_on_user_error import user_error_line
+from src.train import train
+from tests.conftest import ROOT, TINY, TINY_REAL_DATA, TRAINED_RUN, compose_tiny
 from tests.fake_datasets import write_camvid
 
 pytestmark = pytest.mark.slow
@@ -30,68 +37,41 @@ def camvid_with_a_bad_label(folder: Path) -> tuple[Path, Path]:
     return root, label
 
 
-def test_bad_inputs_each_end_in_one_line_naming_the_key_or_file_and_train_nothing(tmp_path, data_cache, trained_run):
-    ckpt = trained_run / "checkpoints" / "last.ckpt"
-    text_file = tmp_path / "notes.ckpt"
-    text_file.write_text("not a checkpoint\n")
-    truncated = tmp_path / "truncated.ckpt"
-    truncated.write_bytes(ckpt.read_bytes()[:5000])
+def camvid_args(root: Path) -> list[str]:
+    return ["data=camvid", f"data.root={root}", "data.size=[36,48]", "data.batch_size=2"]
+
+
+def label_line(label: Path) -> str:
+    return f"DataError: {label}: label values [99] outside this dataset's classes; expected 0..10 or 11"
+
+
+def training_started(run_dir: Path) -> bool:
+    """A checkpoint or a metrics row on disk (loggers may have written the config before fit)."""
+    return (run_dir / "checkpoints").exists() or (run_dir / "csv" / "metrics.csv").exists()
+
+
+def test_cli_errors_end_in_one_line_exit_1_without_a_traceback_and_train_nothing(tmp_path, data_cache):
     code_in_it = tmp_path / "runs_code.ckpt"
     torch.save({"state_dict": {}, "payload": os.system}, code_in_it)  # a pickle that names a function to call
     camvid, bad_label = camvid_with_a_bad_label(tmp_path / "camvid")
-    camvid_args = [*TINY_REAL_DATA, "data=camvid", f"data.root={camvid}", "data.size=[36,48]", "data.batch_size=2"]
-    missing = tmp_path / "nowhere"
-    label_line = f"DataError: {bad_label}: label values [99] outside this dataset's classes; expected 0..10 or 11"
-
-    table = [  # (what, arguments, the line expected at the end of stderr)
+    table = [  # (what, arguments, the line expected in stderr)
         ("unknown model", [*TINY, "model=resnet"], "Could not find 'model/resnet'"),
         ("unknown data", [*TINY, "data=imagenet"], "Could not find 'data/imagenet'"),
         ("unknown key", [*TINY, "model.net.widht=8"], "Could not override 'model.net.widht'."),
         ("more GPUs than present", [*TINY, "trainer.gpus=4"], "ConfigError: trainer.gpus=4 but this machine has"),
-        ("checkpoint file missing", [*TINY, f"ckpt_path={missing}.ckpt"], f"ckpt_path={missing}.ckpt: no such file"),
-        ("not a checkpoint", [*TINY, f"ckpt_path={text_file}"], f"ckpt_path={text_file}: not a readable checkpoint"),
-        ("truncated checkpoint", [*TINY, f"ckpt_path={truncated}"], f"ckpt_path={truncated}: not a readable"),
         ("checkpoint with code", [*TINY, f"ckpt_path={code_in_it}"], "Weights only load failed"),
-        (
-            "checkpoint of other classes",
-            [*TRAINED_RUN, f"ckpt_path={ckpt}", "data.label_mode=trainIds"],
-            "ConfigError: ckpt_path: the checkpoint was trained for 34 classes but data.num_classes is 19",
-        ),
-        (
-            "checkpoint of another width",
-            [*TINY, f"ckpt_path={ckpt}"],
-            "ConfigError: ckpt_path: the checkpoint's net.",
-        ),
-        (
-            "data.root missing",
-            [*TINY_REAL_DATA, "data=cityscapes", f"data.root={missing}"],
-            f"no folder {missing}/leftImg8bit/train",
-        ),
         ("data.root not given", [*TINY_REAL_DATA, "data=camvid"], "ConfigError: data.root is required"),
-        ("bad label, found caching", [*camvid_args, f"paths.data_dir={tmp_path / 'caching'}"], label_line),
         (
             "bad label, found in a loader worker",
-            [*camvid_args, "data.cache=false", "data.num_workers=2", f"paths.data_dir={tmp_path / 'worker'}"],
-            label_line,
-        ),
-        ("label_mode typo", [*TINY, "data.label_mode=trainid"], "data.label_mode must be labelIds or trainIds"),
-        (
-            "num_workers not a number",
-            [*TINY, "data.num_workers=many"],
-            "data.num_workers must be a number >= 0 or auto",
-        ),
-        (
-            "device_resident without cache",
-            [*TINY, "data.device_resident=true", "data.cache=false"],
-            "data.device_resident=true serves the cached arrays",
+            [*TINY_REAL_DATA, *camvid_args(camvid), "data.cache=false", "data.num_workers=2"],
+            label_line(bad_label),
         ),
     ]
 
     def run(row: tuple[str, list[str], str]) -> tuple[str, subprocess.CompletedProcess, Path]:
         what, args, _ = row
         run_dir = tmp_path / "runs" / "".join(c if c.isalnum() else "_" for c in what)
-        data_dir = [] if any(a.startswith("paths.data_dir=") for a in args) else [f"paths.data_dir={data_cache}"]
-        cmd = [sys.executable, "-m", "src.train", *args, *data_dir, f"hydra.run.dir={run_dir}"]
+        cmd = [sys.executable, "-m", "src.train", *args, f"paths.data_dir={data_cache}", f"hydra.run.dir={run_dir}"]
         return what, subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300), run_dir
 
     with ThreadPoolExecutor(3) as pool:
@@ -99,16 +79,102 @@ def test_bad_inputs_each_end_in_one_line_naming_the_key_or_file_and_train_nothin
     failures = []
     for (what, proc, run_dir), (_, _, line) in zip(results, table, strict=True):
         lines = proc.stderr.strip().splitlines() or [""]
-        # The project's own errors are the last line; Hydra's (unknown group option or key) are its short report.
-        own = line.split(":")[0] in ("ConfigError", "DataError") or line.startswith("ckpt_path") or "Weights" in line
-        seen = line in lines[-1] if own else line in proc.stderr and len(lines) < 20
+        hydras = line.startswith("Could not")  # Hydra's own short report (unknown group option or key)
+        seen = line in proc.stderr and len(lines) < 20 if hydras else line in lines[-1]
         if proc.returncode != 1 or not seen or "Traceback" in proc.stderr:
             failures.append(f"{what}: exit {proc.returncode}, expected {line!r}\n{proc.stderr[-1500:]}")
-        if (run_dir / "checkpoints").exists() or (run_dir / "csv" / "metrics.csv").exists():
-            failures.append(f"{what}: training started")  # (loggers may have written the config before fit)
-        print(f"{what}: {(lines[-1] if own else next(x for x in lines if line in x) if seen else lines[-1])[-150:]}")
+        if training_started(run_dir):
+            failures.append(f"{what}: training started")
+        print(f"{what}: {lines[-1][-150:]}")
     assert not failures, "\n\n".join(failures)
-    stderr = {what: proc.stderr for what, proc, _ in results}
-    assert "expected <root>/leftImg8bit/<split>/<city>/<name>_leftImg8bit.png" in stderr["data.root missing"]
-    for folder in ("caching", "worker"):  # the bad file stopped the cache build: no cache of that split is trusted
-        assert not list((tmp_path / folder / "cache").glob("camvid_val_*"))
+
+
+def in_process_rows(tmp_path: Path, trained_run: Path) -> list[tuple[str, list[str], list[str], str]]:
+    """(what, base overrides, overrides, the start of the expected line); files made in tmp_path."""
+    ckpt = trained_run / "checkpoints" / "last.ckpt"
+    text_file = tmp_path / "notes.ckpt"
+    text_file.write_text("not a checkpoint\n")
+    truncated = tmp_path / "truncated.ckpt"
+    truncated.write_bytes(ckpt.read_bytes()[:5000])
+    camvid, bad_label = camvid_with_a_bad_label(tmp_path / "camvid")
+    missing = tmp_path / "nowhere"
+    return [
+        (
+            "checkpoint file missing",
+            TINY,
+            [f"ckpt_path={missing}.ckpt"],
+            f"ConfigError: ckpt_path={missing}.ckpt: no such file",
+        ),
+        (
+            "not a checkpoint",
+            TINY,
+            [f"ckpt_path={text_file}"],
+            f"ConfigError: ckpt_path={text_file}: not a readable checkpoint",
+        ),
+        (
+            "truncated checkpoint",
+            TINY,
+            [f"ckpt_path={truncated}"],
+            f"ConfigError: ckpt_path={truncated}: not a readable",
+        ),
+        (
+            "checkpoint of other classes",
+            TRAINED_RUN,
+            [f"ckpt_path={ckpt}", "data.label_mode=trainIds"],
+            "ConfigError: ckpt_path: the checkpoint was trained for 34 classes but data.num_classes is 19",
+        ),
+        ("checkpoint of another width", TINY, [f"ckpt_path={ckpt}"], "ConfigError: ckpt_path: the checkpoint's net."),
+        (
+            "data.root missing",
+            TINY_REAL_DATA,
+            ["data=cityscapes", f"data.root={missing}"],
+            f"MissingDataError: no folder {missing}/leftImg8bit/train",
+        ),
+        ("bad label, found caching", TINY_REAL_DATA, camvid_args(camvid), label_line(bad_label)),
+        (
+            "label_mode typo",
+            TINY,
+            ["data.label_mode=trainid"],
+            "ConfigError: data.label_mode must be labelIds or trainIds",
+        ),
+        (
+            "num_workers not a number",
+            TINY,
+            ["data.num_workers=many"],
+            "ConfigError: data.num_workers must be a number >= 0 or auto",
+        ),
+        (
+            "device_resident without cache",
+            TINY,
+            ["data.device_resident=true", "data.cache=false"],
+            "ConfigError: data.device_resident=true serves the cached arrays",
+        ),
+    ]
+
+
+def test_other_bad_inputs_raise_an_error_whose_line_names_the_key_or_file_and_train_nothing(
+    tmp_path, data_cache, trained_run
+):
+    failures, lines = [], {}
+    for what, base, overrides, line in in_process_rows(tmp_path, trained_run):
+        name = "".join(c if c.isalnum() else "_" for c in what)
+        run_dir, data_dir = tmp_path / "runs" / name, tmp_path / "data" / name if base is TINY_REAL_DATA else data_cache
+        cfg = compose_tiny(run_dir, data_dir, overrides, base=base)
+        try:
+            train(cfg)
+            failures.append(f"{what}: no error raised")
+            continue
+        except Exception as err:  # the row checks which line the CLI would print for it
+            got = user_error_line(err)
+        finally:
+            GlobalHydra.instance().clear()
+        if got is None or not got.startswith(line):
+            failures.append(f"{what}: expected a line starting {line!r}, got {got!r}")
+        if training_started(run_dir):
+            failures.append(f"{what}: training started")
+        lines[what] = got
+        print(f"{what}: {got}")
+    assert not failures, "\n\n".join(failures)
+    assert "expected <root>/leftImg8bit/<split>/<city>/<name>_leftImg8bit.png" in lines["data.root missing"]
+    caches = list((tmp_path / "data" / "bad_label__found_caching" / "cache").glob("camvid_val_*"))
+    assert not caches  # the bad file stopped the cache build: no cache of that split is trusted

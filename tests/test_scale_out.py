@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from hydra.utils import instantiate
 
 from src.errors import ConfigError
@@ -76,15 +77,24 @@ def camvid_val_as_test(tmp_path):
 
 
 def test_ddp_on_cpu_scores_a_checkpoint_as_one_process_does(tmp_path, camvid_val_as_test):
-    assert run_cli([*camvid_val_as_test, f"hydra.run.dir={tmp_path / 'train'}"]).returncode == 0
+    # One epoch: the best checkpoint the training run tested (one process) is its last.ckpt.
+    proc = run_cli([*camvid_val_as_test, f"hydra.run.dir={tmp_path / 'train'}"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    single = json.loads((tmp_path / "train" / "metrics.json").read_text())
     ckpt = tmp_path / "train" / "checkpoints" / "last.ckpt"
-    scores = {}
-    for name, trainer in (("single", "trainer=cpu"), ("ddp", "trainer=ddp_cpu")):
-        args = [*camvid_val_as_test, trainer, "train=false", f"ckpt_path={ckpt}", f"hydra.run.dir={tmp_path / name}"]
-        proc = run_cli(args)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        scores[name] = json.loads((tmp_path / name / "metrics.json").read_text())["test"]
-    assert "MEMBER: 2/2" in proc.stderr  # the second run really had two processes
+    tested = torch.load(single["tested_checkpoint"], weights_only=True)["state_dict"]
+    assert all(torch.equal(t, tested[k]) for k, t in torch.load(ckpt, weights_only=True)["state_dict"].items())
+    args = [
+        *camvid_val_as_test,
+        "trainer=ddp_cpu",
+        "train=false",
+        f"ckpt_path={ckpt}",
+        f"hydra.run.dir={tmp_path / 'ddp'}",
+    ]
+    proc = run_cli(args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "MEMBER: 2/2" in proc.stderr  # the run really had two processes
+    scores = {"single": single["test"], "ddp": json.loads((tmp_path / "ddp" / "metrics.json").read_text())["test"]}
     for key in ("test/acc", "test/miou"):  # one confusion matrix summed over both processes
         assert scores["ddp"][key] == pytest.approx(scores["single"][key], abs=1e-6)
     assert scores["ddp"]["test/loss"] == pytest.approx(scores["single"]["test/loss"], rel=1e-4)
@@ -137,8 +147,6 @@ def test_resume_continues_the_newest_matching_run_in_its_own_folder(tmp_path):
     events = EventAccumulator(str(run / "tensorboard")).Reload()
     steps = [e.step for e in events.Scalars("val/miou")]
     assert len(steps) == 3 and len(set(steps)) == 3 and steps == sorted(steps)  # one run, steps continue
-    import torch
-
     assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 2
 
     again = run_cli([*common, "trainer.max_epochs=4", "ckpt_path=last"])  # the other spelling

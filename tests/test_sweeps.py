@@ -39,18 +39,6 @@ def run_sweep(args):
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
-def test_optuna_sweep_of_three_trials_maximises_val_miou_best(tmp_path, tiny_camvid):
-    proc = run_sweep(tiny_camvid)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    sweep, rows = sweep_rows(tmp_path)
-    assert [r["status"] for r in rows] == ["done"] * 3
-    swept = " ".join(r["overrides"] for r in rows)
-    for key in ("model=", "model.net.base_channels=", "model.optimizer.lr=", "model.optimizer.weight_decay="):
-        assert key in swept
-    best = OmegaConf.load(sweep / "optimization_results.yaml")
-    assert best.best_value == pytest.approx(max(r["val/miou"] for r in rows))  # what train() returned
-
-
 def test_a_failed_trial_is_recorded_and_the_sweep_goes_on(tmp_path, tiny_camvid):
     extra = tmp_path / "extra" / "hparams_search"
     extra.mkdir(parents=True)
@@ -92,9 +80,14 @@ def test_a_grid_sweep_stopped_by_a_failed_job_still_leaves_a_summary(tmp_path, t
     assert [(r["job"], r["status"]) for r in rows] == [("0", "done"), ("1", "failed")]
 
 
-def test_ddp_trials_of_an_optuna_sweep_do_not_start_the_sweep_again(tmp_path, tiny_camvid):
+def test_optuna_sweep_of_ddp_trials_maximises_val_miou_best_and_runs_once(tmp_path, tiny_camvid):
     proc = run_sweep([*tiny_camvid, "trainer=ddp_cpu"])
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert len(list((tmp_path / "logs" / "multirun").glob("*/*"))) == 1  # one sweep folder
-    _, rows = sweep_rows(tmp_path)
+    assert len(list((tmp_path / "logs" / "multirun").glob("*/*"))) == 1  # no DDP process started the sweep again
+    sweep, rows = sweep_rows(tmp_path)
     assert [r["status"] for r in rows] == ["done"] * 3 and proc.stderr.count("MEMBER: 2/2") == 3
+    swept = " ".join(r["overrides"] for r in rows)
+    for key in ("model=", "model.net.base_channels=", "model.optimizer.lr=", "model.optimizer.weight_decay="):
+        assert key in swept
+    best = OmegaConf.load(sweep / "optimization_results.yaml")
+    assert best.best_value == pytest.approx(max(r["val/miou"] for r in rows))  # what train() returned

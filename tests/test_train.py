@@ -43,6 +43,10 @@ def test_train_writes_checkpoints_metrics_json_and_tensorboard(cfg_tiny, tmp_pat
     assert summary["test"]["test/miou"] == pytest.approx(metrics["test/miou"])
     assert set(summary["test_class_iou"]) >= {"road", "sky", "car"}
     assert len(summary["best_val_class_iou"]) == 34 and 0 <= summary["best_val_class_iou"]["road"] <= 1
+    # last_val: the final weights' scores, the second epoch's row of the history
+    assert summary["last_val"]["epoch"] == 1 and len(summary["last_val_class_iou"]) == 34
+    assert summary["last_val"]["val/miou"] == pytest.approx(summary["history"][-1]["val/miou"])
+    assert summary["best_val"]["val/miou"] == pytest.approx(max(h["val/miou"] for h in summary["history"]))
     best, last = summary["checkpoints"]["best"], summary["checkpoints"]["last"]
     assert os.path.isfile(best) and last == str(tmp_path / "checkpoints" / "last.ckpt") and os.path.isfile(last)
     ckpt = torch.load(last, map_location="cpu", weights_only=True)  # no pickled code in our checkpoints
@@ -148,6 +152,28 @@ def test_metrics_json_best_is_the_monitored_file_even_with_save_last(cfg_tiny, t
     paths = read_metrics(tmp_path)["checkpoints"]
     assert os.path.basename(paths["best"]).startswith("epoch_")
     assert os.path.basename(paths["last"]).startswith("last")
+
+
+def test_last_ckpt_is_written_every_epoch_when_validation_runs_less_often(cfg_tiny, tmp_path):
+    with open_dict(cfg_tiny):
+        cfg_tiny.trainer.max_epochs, cfg_tiny.trainer.check_val_every_n_epoch, cfg_tiny.test = 3, 2, False
+    train(cfg_tiny)
+    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["epoch"] == 2 and last["global_step"] == 6  # not epoch 1, the last one validated
+    assert read_metrics(tmp_path)["last_val"]["epoch"] == 1
+
+
+def test_a_run_stopped_by_max_time_validates_and_checkpoints_its_final_weights(cfg_tiny, tmp_path):
+    with open_dict(cfg_tiny):  # as experiment=camvid: validation every N steps, the budget ends the run
+        cfg_tiny.trainer.max_epochs, cfg_tiny.trainer.max_time = 1000, "00:00:00:03"
+        cfg_tiny.trainer.check_val_every_n_epoch, cfg_tiny.trainer.val_check_interval = None, 1000
+        cfg_tiny.test = False
+    train(cfg_tiny)
+    summary = read_metrics(tmp_path)
+    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert 0 < summary["epochs_run"] < 1000 and last["global_step"] == summary["global_steps"] < 1000
+    assert summary["last_val"]["epoch"] == last["epoch"] == summary["epochs_run"] - 1  # validated at the stop
+    assert 0 <= summary["last_val"]["val/miou"] <= 1
 
 
 def test_unetpp_deep_supervision_trains_and_one_checkpoint_serves_every_prune_level(tmp_path, data_cache):

@@ -1,4 +1,7 @@
-"""Writes `metrics.json` in the run folder: best validation metrics, test metrics, per-epoch history, checkpoints.
+"""Writes `metrics.json` in the run folder: best and last validation metrics, test metrics, history, checkpoints.
+
+`last_val` scores the final weights, as a fixed-budget protocol does; `best_val` picks the best epoch on the same
+validation set, so it is a little optimistic as an estimate.
 
 A test-only run (train=false) records the checkpoint it tested and no `best_val`: the validation scores stored
 in that checkpoint belong to the run that trained it, possibly with other inference settings.
@@ -51,6 +54,8 @@ class MetricsSummary(Callback):
         self.test: dict[str, float] = {}
         self.test_class_iou: dict[str, float | None] = {}
         self.best_val_class_iou: dict[str, float | None] = {}
+        self.last_val: dict[str, float] = {}
+        self.last_val_class_iou: dict[str, float | None] = {}
         self.checkpoints: dict[str, str | None] = {"best": None, "last": None}
         self.tested_checkpoint: str | None = None
         self.history: list[dict[str, float]] = []  # per epoch, from the CSV logger (src/history.py)
@@ -75,11 +80,11 @@ class MetricsSummary(Callback):
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if trainer.sanity_checking or self.monitor not in trainer.callback_metrics:
             return
-        value = float(trainer.callback_metrics[self.monitor])
-        if self._is_better(value):
-            self.best_val = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
-            self.best_val["epoch"] = trainer.current_epoch
-            self.best_val_class_iou = named_ious(trainer, getattr(pl_module, "val_class_iou", None))
+        self.last_val = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+        self.last_val["epoch"] = trainer.current_epoch
+        self.last_val_class_iou = named_ious(trainer, getattr(pl_module, "val_class_iou", None))
+        if self._is_better(float(trainer.callback_metrics[self.monitor])):
+            self.best_val, self.best_val_class_iou = dict(self.last_val), dict(self.last_val_class_iou)
 
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         # Read the paths now: testing a checkpoint restores ModelCheckpoint's state as it was when that file was saved.
@@ -111,6 +116,8 @@ class MetricsSummary(Callback):
             {
                 "best_val": self.best_val if self.fitted else {},
                 "best_val_class_iou": self.best_val_class_iou if self.fitted else {},
+                "last_val": self.last_val if self.fitted else {},
+                "last_val_class_iou": self.last_val_class_iou if self.fitted else {},
                 "test": self.test,
                 "tested_checkpoint": self.tested_checkpoint,
                 "test_class_iou": self.test_class_iou,
