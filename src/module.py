@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import torch
 from lightning import LightningModule
+from lightning.pytorch.callbacks import Timer
 from torch import nn
 from torchmetrics import MaxMetric
 
@@ -157,16 +158,28 @@ class SegmentationModule(LightningModule):
                     f" {tuple(own[key].shape)}; give the model.net settings it was trained with"
                 )
 
+    def time_budget_used(self) -> float:
+        """Share of trainer.max_time spent training so far (Lightning's Timer, restored on resume); 0 without one."""
+        timer = next((c for c in self.trainer.callbacks if isinstance(c, Timer)), None)
+        remaining = timer.time_remaining() if timer is not None else None
+        if remaining is None:
+            return 0.0
+        elapsed = timer.time_elapsed()
+        return elapsed / (elapsed + remaining)
+
     def configure_optimizers(self) -> dict:
         """The optimizer and schedule; a schedule that takes `total_steps` (poly, warm-up cosine, one-cycle) steps
-        per optimizer step over the run's planned steps, any other (cosine over epochs) once per epoch."""
+        per optimizer step over the run's planned steps (and, taking `budget_used`, over trainer.max_time if that
+        ends first), any other (cosine over epochs) once per epoch."""
         optimizer = self.optimizer_factory(params=self.parameters())
         if self.scheduler_factory is None:
             return {"optimizer": optimizer}
-        if "total_steps" in inspect.signature(self.scheduler_factory).parameters:
-            # Planned from max_epochs (or max_steps): a run cut short by trainer.max_time ends before the LR does.
-            total = int(self.trainer.estimated_stepping_batches)
-            scheduler, interval = self.scheduler_factory(optimizer=optimizer, total_steps=total), "step"
+        takes = inspect.signature(self.scheduler_factory).parameters
+        if "total_steps" in takes:
+            extra = {"budget_used": self.time_budget_used} if "budget_used" in takes else {}
+            total = int(self.trainer.estimated_stepping_batches)  # planned from max_epochs (or max_steps)
+            scheduler = self.scheduler_factory(optimizer=optimizer, total_steps=total, **extra)
+            interval = "step"
         else:
             scheduler, interval = self.scheduler_factory(optimizer=optimizer), "epoch"
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}

@@ -1,12 +1,15 @@
 """Learning-rate schedules stepped once per optimizer step, over the run's planned steps (model.scheduler).
 
 torch has cosine and one-cycle but no polynomial decay and no warm-up in front of an arbitrary schedule, the
-two the segmentation literature uses most (DeepLab's poly; linear warm-up); both are a LambdaLR here.
+two the segmentation literature uses most (DeepLab's poly; linear warm-up); both are a LambdaLR here. Neither
+torch nor Lightning decays over a wall-clock budget, so these also follow `budget_used` (the share of
+trainer.max_time spent): the decay ends at the last planned step or when the budget is spent, whichever is first.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -20,9 +23,14 @@ def _check(total_steps: int, warmup_steps: int) -> None:
         )
 
 
-def progress(step: int, warmup_steps: int, total_steps: int) -> float:
-    """How far the decay after the warm-up has gone: 0 at its start, 1 at the last planned step and after."""
-    return min(1.0, max(0, step - warmup_steps) / (total_steps - warmup_steps))
+def progress(step: int, warmup_steps: int, total_steps: int, budget_used: float = 0.0) -> float:
+    """How far the decay has gone: 0 at the end of the warm-up, 1 at the last planned step or once the time
+    budget is spent (`budget_used`, 0..1, counts the warm-up's time too), and after."""
+    return min(1.0, max(max(0, step - warmup_steps) / (total_steps - warmup_steps), budget_used))
+
+
+def _used(budget_used: Callable[[], float] | None) -> float:
+    return budget_used() if budget_used is not None else 0.0
 
 
 def warmup_factor(step: int, warmup_steps: int) -> float:
@@ -31,25 +39,34 @@ def warmup_factor(step: int, warmup_steps: int) -> float:
 
 
 def poly(
-    optimizer: torch.optim.Optimizer, total_steps: int, power: float = 0.9, warmup_steps: int = 0
+    optimizer: torch.optim.Optimizer,
+    total_steps: int,
+    power: float = 0.9,
+    warmup_steps: int = 0,
+    budget_used: Callable[[], float] | None = None,
 ) -> torch.optim.lr_scheduler.LambdaLR:
     """lr x (1 - progress)^power after an optional linear warm-up (DeepLab's schedule)."""
     _check(total_steps, warmup_steps)
 
     def factor(step: int) -> float:
-        return warmup_factor(step, warmup_steps) * (1 - progress(step, warmup_steps, total_steps)) ** power
+        done = progress(step, warmup_steps, total_steps, _used(budget_used))
+        return warmup_factor(step, warmup_steps) * (1 - done) ** power
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 def warmup_cosine(
-    optimizer: torch.optim.Optimizer, total_steps: int, warmup_steps: int = 0, final_fraction: float = 0.01
+    optimizer: torch.optim.Optimizer,
+    total_steps: int,
+    warmup_steps: int = 0,
+    final_fraction: float = 0.01,
+    budget_used: Callable[[], float] | None = None,
 ) -> torch.optim.lr_scheduler.LambdaLR:
     """Linear warm-up, then cosine decay per step to final_fraction x lr."""
     _check(total_steps, warmup_steps)
 
     def factor(step: int) -> float:
-        cosine = 0.5 * (1 + math.cos(math.pi * progress(step, warmup_steps, total_steps)))
+        cosine = 0.5 * (1 + math.cos(math.pi * progress(step, warmup_steps, total_steps, _used(budget_used))))
         return warmup_factor(step, warmup_steps) * (final_fraction + (1 - final_fraction) * cosine)
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)

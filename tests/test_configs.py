@@ -17,6 +17,7 @@ GROUPS = [
     "model",
     "model/optimizer",
     "model/scheduler",
+    "model/loss",
     "trainer",
     "callbacks",
     "logger",
@@ -32,7 +33,22 @@ NEEDS = {
     ("data", "cityscapes"): ["data.root=/some/cityscapes"],
     ("data", "camvid"): ["data.root=/some/camvid"],
     ("data", "folder"): ["data.root=/some/folder", "data.class_names=[background,road]"],
+    ("experiment", "camvid"): ["data.root=/some/camvid"],
+    ("experiment", "camvid_unetpp"): ["data.root=/some/camvid"],
 }
+CAMVID_TRAIN_IMAGES = 367  # the SegNet release's train split
+
+
+@pytest.mark.parametrize("preset", ["camvid", "camvid_unetpp"])
+def test_camvid_presets_train_for_the_20_minute_budget_and_validate_where_they_stop(preset):
+    cfg = compose_train([f"experiment={preset}", "data.root=/some/camvid"])
+    assert cfg.trainer.max_time == "00:00:20:00" and list(cfg.data.size) == [192, 256]
+    # Validation counted in steps (check_val_every_n_epoch null): the time budget's stop validates too, and so
+    # would the end of max_epochs (the last partial batch of an epoch is dropped).
+    steps = cfg.trainer.max_epochs * (CAMVID_TRAIN_IMAGES // cfg.data.batch_size)
+    assert cfg.trainer.check_val_every_n_epoch is None and steps % cfg.trainer.val_check_interval == 0
+    assert cfg.model.scheduler._target_ == "src.schedules.warmup_cosine"  # follows max_time (src/schedules.py)
+    assert cfg.model.net._target_.endswith("NestedUNet" if preset == "camvid_unetpp" else ".UNet")
 
 
 def test_every_group_has_options():

@@ -1,5 +1,7 @@
 """model.loss (cross-entropy, class-weighted, focal, OHEM, Dice) and the per-step schedules (model.scheduler)."""
 
+import math
+
 import lightning as L
 import numpy as np
 import pytest
@@ -82,6 +84,19 @@ def test_poly_and_warmup_cosine_per_step_factors():
     assert factor(0) == pytest.approx(1.0) and factor(5) == pytest.approx(0.55) and factor(10) == pytest.approx(0.1)
     with pytest.raises(ConfigError, match=r"model\.scheduler\.warmup_steps must be in \[0, 10\)"):
         poly(opt, total_steps=10, warmup_steps=10)
+
+
+def test_step_schedules_end_when_the_time_budget_does_if_that_comes_first():
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    used = [0.0]  # share of trainer.max_time spent
+    cosine = warmup_cosine(opt, 100, final_fraction=0.1, budget_used=lambda: used[0]).lr_lambdas[0]
+    linear = poly(opt, 100, power=1.0, budget_used=lambda: used[0]).lr_lambdas[0]
+    assert cosine(10) == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 0.1)))  # steps lead
+    used[0] = 0.5  # the clock leads: half the budget spent at step 10
+    assert cosine(10) == pytest.approx(0.55) and linear(10) == pytest.approx(0.5)
+    assert linear(80) == pytest.approx(0.2)  # the steps lead again
+    used[0] = 1.0
+    assert cosine(20) == pytest.approx(0.1) and linear(20) == 0.0  # budget spent: the end of the decay
 
 
 @pytest.mark.parametrize("scheduler", ["poly", "onecycle", "warmup_cosine"])

@@ -163,17 +163,20 @@ def test_last_ckpt_is_written_every_epoch_when_validation_runs_less_often(cfg_ti
     assert read_metrics(tmp_path)["last_val"]["epoch"] == 1
 
 
-def test_a_run_stopped_by_max_time_validates_and_checkpoints_its_final_weights(cfg_tiny, tmp_path):
-    with open_dict(cfg_tiny):  # as experiment=camvid: validation every N steps, the budget ends the run
-        cfg_tiny.trainer.max_epochs, cfg_tiny.trainer.max_time = 1000, "00:00:00:03"
-        cfg_tiny.trainer.check_val_every_n_epoch, cfg_tiny.trainer.val_check_interval = None, 1000
-        cfg_tiny.test = False
-    train(cfg_tiny)
+def test_a_run_stopped_by_max_time_validates_and_checkpoints_its_final_weights_with_its_lr_decayed(
+    tmp_path, data_cache
+):
+    # As experiment=camvid: validation every N steps, a step schedule, and the time budget ends the run.
+    budget = ["trainer.max_epochs=1000", "trainer.max_time=00:00:00:04", "trainer.check_val_every_n_epoch=null"]
+    budget += ["trainer.val_check_interval=1000", "test=false", "model/scheduler=warmup_cosine"]
+    train(compose_tiny(tmp_path, data_cache, [*budget, "model.scheduler.warmup_steps=1"]))
     summary = read_metrics(tmp_path)
     last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
     assert 0 < summary["epochs_run"] < 1000 and last["global_step"] == summary["global_steps"] < 1000
     assert summary["last_val"]["epoch"] == last["epoch"] == summary["epochs_run"] - 1  # validated at the stop
     assert 0 <= summary["last_val"]["val/miou"] <= 1
+    # The schedule followed the clock: the LR is near its final 1% when the budget ends, not near the start's.
+    assert last["optimizer_states"][0]["param_groups"][0]["lr"] < 0.05 * 1e-3
 
 
 def test_unetpp_deep_supervision_trains_and_one_checkpoint_serves_every_prune_level(tmp_path, data_cache):
