@@ -17,6 +17,7 @@ from src.metrics.confusion import ConfusionMatrix, iou_per_class, mean_iou, pixe
 from src.metrics.weighted_mean import WeightedMean
 
 STAGES = ("train", "val", "test")
+BUDGET_SYNC_STEPS = 20  # under DDP, how often rank 0's share of trainer.max_time is broadcast (one host sync)
 
 
 class SegmentationModule(LightningModule):
@@ -63,6 +64,7 @@ class SegmentationModule(LightningModule):
             setattr(self, f"{stage}_confmat", ConfusionMatrix(num_classes, ignore_index=ignore_index))
         self.train_loss_ds = WeightedMean()  # the deep-supervision objective, when there is one
         self.val_miou_best = MaxMetric()
+        self._shared_budget_used: float | None = None  # rank 0's time_budget_used under DDP
         self.val_miou_best.persistent(True)  # kept in checkpoints, so a resumed run remembers its best
         self.test_class_iou: torch.Tensor | None = None
         self.val_class_iou: torch.Tensor | None = None
@@ -159,13 +161,23 @@ class SegmentationModule(LightningModule):
                 )
 
     def time_budget_used(self) -> float:
-        """Share of trainer.max_time spent training so far (Lightning's Timer, restored on resume); 0 without one."""
+        """Share of trainer.max_time spent training so far, 0 without a budget. Under DDP, rank 0's clock, shared
+        every BUDGET_SYNC_STEPS steps: each rank's Timer starts on its own, and unequal LRs would split the weights."""
+        if self.trainer.world_size > 1 and self._shared_budget_used is not None:
+            return self._shared_budget_used
+        return self._own_budget_used()
+
+    def _own_budget_used(self) -> float:
         timer = next((c for c in self.trainer.callbacks if isinstance(c, Timer)), None)
         remaining = timer.time_remaining() if timer is not None else None
         if remaining is None:
             return 0.0
-        elapsed = timer.time_elapsed()
-        return elapsed / (elapsed + remaining)
+        elapsed = timer.time_elapsed()  # restored from the checkpoint on resume
+        return elapsed / (elapsed + remaining) if elapsed + remaining > 0 else 1.0
+
+    def on_train_batch_start(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        if self.trainer.world_size > 1 and self.trainer.global_step % BUDGET_SYNC_STEPS == 0:
+            self._shared_budget_used = self.trainer.strategy.broadcast(self._own_budget_used())
 
     def configure_optimizers(self) -> dict:
         """The optimizer and schedule; a schedule that takes `total_steps` (poly, warm-up cosine, one-cycle) steps

@@ -168,7 +168,7 @@ def test_a_run_stopped_by_max_time_validates_and_checkpoints_its_final_weights_w
 ):
     # As experiment=camvid: validation every N steps, a step schedule, and the time budget ends the run.
     budget = ["trainer.max_epochs=1000", "trainer.max_time=00:00:00:04", "trainer.check_val_every_n_epoch=null"]
-    budget += ["trainer.val_check_interval=1000", "test=false", "model/scheduler=warmup_cosine"]
+    budget += ["trainer.val_check_interval=1000", "trainer.min_epochs=0", "test=false", "model/scheduler=warmup_cosine"]
     train(compose_tiny(tmp_path, data_cache, [*budget, "model.scheduler.warmup_steps=1"]))
     summary = read_metrics(tmp_path)
     last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)

@@ -1,7 +1,8 @@
 """Writes `metrics.json` in the run folder: best and last validation metrics, test metrics, history, checkpoints.
 
-`last_val` scores the final weights, as a fixed-budget protocol does; `best_val` picks the best epoch on the same
-validation set, so it is a little optimistic as an estimate.
+`last_val` is the latest validation, the final weights' scores when validation ran at the end (every epoch, or
+at a trainer.max_time stop with step-counted validation), as a fixed-budget protocol scores; `best_val` picks the
+best epoch on the same validation set, so it is a little optimistic as an estimate.
 
 A test-only run (train=false) records the checkpoint it tested and no `best_val`: the validation scores stored
 in that checkpoint belong to the run that trained it, possibly with other inference settings.
@@ -62,11 +63,15 @@ class MetricsSummary(Callback):
         self.fitted = False  # not part of state_dict: a restored checkpoint must not claim this run trained
 
     def state_dict(self) -> dict[str, Any]:
-        return {"best_val": self.best_val, "best_val_class_iou": self.best_val_class_iou}
+        keys = ("best_val", "best_val_class_iou", "last_val", "last_val_class_iou")
+        return {key: getattr(self, key) for key in keys}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.best_val = state_dict.get("best_val", {})
         self.best_val_class_iou = state_dict.get("best_val_class_iou", {})
+        if not self.last_val:  # a resumed fit; testing the best checkpoint after a fit keeps the fit's latest
+            self.last_val = state_dict.get("last_val", {})
+            self.last_val_class_iou = state_dict.get("last_val_class_iou", {})
 
     def _is_better(self, value: float) -> bool:
         if self.monitor not in self.best_val:
