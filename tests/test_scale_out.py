@@ -153,3 +153,14 @@ def test_resume_continues_the_newest_matching_run_in_its_own_folder(tmp_path):
     assert again.returncode == 0 and json.loads((run / "metrics.json").read_text())["epochs_run"] == 4
     other = run_cli([*common, "model.net.base_channels=8", "resume=true"])  # no run with these overrides
     assert other.returncode != 0 and "resume: no earlier run in" in other.stderr
+
+
+def test_a_progress_bar_callback_is_dropped_when_the_trainer_disables_the_bar(tmp_path):
+    from lightning.pytorch.callbacks import RichProgressBar
+
+    from src.trainer_from_config import build_trainer
+
+    trainer = build_trainer(
+        accelerator="cpu", enable_progress_bar=False, callbacks=[RichProgressBar()], default_root_dir=tmp_path
+    )
+    assert trainer.progress_bar_callback is None  # Lightning raises MisconfigurationException if it is passed on
