@@ -64,8 +64,8 @@ class SegmentationModule(LightningModule):
             setattr(self, f"{stage}_confmat", ConfusionMatrix(num_classes, ignore_index=ignore_index))
         self.train_loss_ds = WeightedMean()  # the deep-supervision objective, when there is one
         self.val_miou_best = MaxMetric()
-        self._shared_budget_used: float | None = None  # rank 0's time_budget_used under DDP
         self.val_miou_best.persistent(True)  # kept in checkpoints, so a resumed run remembers its best
+        self._shared_budget_used: float | None = None  # rank 0's time_budget_used under DDP
         self.test_class_iou: torch.Tensor | None = None
         self.val_class_iou: torch.Tensor | None = None
 
