@@ -29,13 +29,26 @@ def progress(step: int, warmup_steps: int, total_steps: int, budget_used: float 
     return min(1.0, max(max(0, step - warmup_steps) / (total_steps - warmup_steps), budget_used))
 
 
-def _used(budget_used: Callable[[], float] | None) -> float:
-    return budget_used() if budget_used is not None else 0.0
-
-
 def warmup_factor(step: int, warmup_steps: int) -> float:
     """Linear ramp from 1/warmup_steps to 1 over the first warmup_steps steps."""
     return (step + 1) / warmup_steps if step < warmup_steps else 1.0
+
+
+def _decay(
+    optimizer: torch.optim.Optimizer,
+    total_steps: int,
+    warmup_steps: int,
+    budget_used: Callable[[], float] | None,
+    shape: Callable[[float], float],
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """A LambdaLR: the linear warm-up times shape(progress), progress led by steps or by the time budget."""
+    _check(total_steps, warmup_steps)
+
+    def factor(step: int) -> float:
+        used = budget_used() if budget_used is not None else 0.0
+        return warmup_factor(step, warmup_steps) * shape(progress(step, warmup_steps, total_steps, used))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 def poly(
@@ -46,13 +59,7 @@ def poly(
     budget_used: Callable[[], float] | None = None,
 ) -> torch.optim.lr_scheduler.LambdaLR:
     """lr x (1 - progress)^power after an optional linear warm-up (DeepLab's schedule)."""
-    _check(total_steps, warmup_steps)
-
-    def factor(step: int) -> float:
-        done = progress(step, warmup_steps, total_steps, _used(budget_used))
-        return warmup_factor(step, warmup_steps) * (1 - done) ** power
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    return _decay(optimizer, total_steps, warmup_steps, budget_used, lambda done: (1 - done) ** power)
 
 
 def warmup_cosine(
@@ -63,10 +70,8 @@ def warmup_cosine(
     budget_used: Callable[[], float] | None = None,
 ) -> torch.optim.lr_scheduler.LambdaLR:
     """Linear warm-up, then cosine decay per step to final_fraction x lr."""
-    _check(total_steps, warmup_steps)
 
-    def factor(step: int) -> float:
-        cosine = 0.5 * (1 + math.cos(math.pi * progress(step, warmup_steps, total_steps, _used(budget_used))))
-        return warmup_factor(step, warmup_steps) * (final_fraction + (1 - final_fraction) * cosine)
+    def shape(done: float) -> float:
+        return final_fraction + (1 - final_fraction) * 0.5 * (1 + math.cos(math.pi * done))
 
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    return _decay(optimizer, total_steps, warmup_steps, budget_used, shape)
