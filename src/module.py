@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Callable
 
 import torch
 from lightning import LightningModule
 from lightning.pytorch.callbacks import Timer
+from lightning.pytorch.utilities.warnings import PossibleUserWarning
 from torch import nn
 from torchmetrics import MaxMetric
 
@@ -17,6 +19,11 @@ from src.metrics.confusion import ConfusionMatrix, iou_per_class, mean_iou, pixe
 from src.metrics.weighted_mean import WeightedMean
 
 STAGES = ("train", "val", "test")
+# The module logs values it has already reduced over processes (see _log_epoch_metrics); Lightning's advice to add
+# sync_dist=True would bring back the lazy reduction that deadlocks DDP.
+warnings.filterwarnings(
+    "ignore", message=r".*self\.log\('(train|val|test)/.*sync_dist=True", category=PossibleUserWarning
+)
 BUDGET_SYNC_STEPS = 20  # under DDP, how often rank 0's share of trainer.max_time is broadcast (one host sync)
 
 
@@ -63,7 +70,7 @@ class SegmentationModule(LightningModule):
             setattr(self, f"{stage}_loss", WeightedMean())  # never syncs with the host (see its docstring)
             setattr(self, f"{stage}_confmat", ConfusionMatrix(num_classes, ignore_index=ignore_index))
         self.train_loss_ds = WeightedMean()  # the deep-supervision objective, when there is one
-        self.val_miou_best = MaxMetric()
+        self.val_miou_best = MaxMetric(sync_on_compute=False)  # fed the already-reduced val/miou
         self.val_miou_best.persistent(True)  # kept in checkpoints, so a resumed run remembers its best
         self._shared_budget_used: float | None = None  # rank 0's time_budget_used under DDP
         self.test_class_iou: torch.Tensor | None = None
@@ -86,7 +93,6 @@ class SegmentationModule(LightningModule):
         else:
             loss = self.deep_supervision_loss(outputs, labels)
             self.train_loss_ds.update(torch.where(labelled > 0, loss.detach(), 0.0), labelled)
-            self.log("train/loss_ds", self.train_loss_ds, on_step=False, on_epoch=True)
             with torch.no_grad():
                 logits = self.net.predict_from_heads([z.detach() for z in outputs])
                 prediction_loss = self.criterion(logits, labels)
@@ -97,7 +103,6 @@ class SegmentationModule(LightningModule):
         getattr(self, f"{stage}_loss").update(prediction_loss, weight=labelled)
         # max().indices: the same classes as argmax, ~1.7x faster on CPU (4.4 vs 7.8 ms for a 4x34x128x256 batch).
         getattr(self, f"{stage}_confmat").update(logits.max(1).indices, labels)
-        self.log(f"{stage}/loss", getattr(self, f"{stage}_loss"), on_step=False, on_epoch=True, prog_bar=True)
         return loss
 
     def deep_supervision_loss(self, outputs: list[torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
@@ -114,29 +119,42 @@ class SegmentationModule(LightningModule):
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         self._step(batch, "test")
 
-    def _log_confmat_metrics(self, stage: str) -> torch.Tensor:
-        metric = getattr(self, f"{stage}_confmat")
-        confmat = metric.compute()  # synced across processes under DDP
-        metric.reset()
-        # The confusion matrix is already summed over processes; sync_dist only averages equal values (and
-        # tells Lightning the value is global, instead of warning that it might not be).
-        self.log(f"{stage}/acc", pixel_accuracy(confmat), prog_bar=True, sync_dist=True)
-        self.log(f"{stage}/miou", mean_iou(confmat), prog_bar=stage != "train", sync_dist=True)
+    def _log_epoch_metrics(self, stage: str) -> torch.Tensor:
+        """Reduce the stage's metrics over processes here, and log the results; returns the confusion matrix.
+
+        Every cross-process reduction happens in this module hook, which every rank runs at the same point, and
+        what goes to `self.log` is already global (so `sync_dist=False`). Logging the metric objects, or values with
+        sync_dist=True, would leave Lightning to reduce them lazily when something first reads the logged values;
+        the progress bar does that on rank 0 only (Lightning issues 19604, 21264), and the ranks' collectives then
+        pair up wrongly: a crash or a hang under DDP.
+        """
+        metrics = {f"{stage}/loss": getattr(self, f"{stage}_loss")}
+        if stage == "train" and self.train_loss_ds.update_called:
+            metrics["train/loss_ds"] = self.train_loss_ds
+        values = {name: metric.compute() for name, metric in metrics.items()}
+        confmat_metric = getattr(self, f"{stage}_confmat")
+        confmat = confmat_metric.compute()
+        for metric in (*metrics.values(), confmat_metric):
+            metric.reset()
+        values[f"{stage}/acc"] = pixel_accuracy(confmat)
+        values[f"{stage}/miou"] = mean_iou(confmat)
+        for name, value in values.items():
+            self.log(name, value, prog_bar=name not in ("train/loss_ds", "train/miou"), sync_dist=False)
         return confmat
 
     def on_train_epoch_end(self) -> None:
-        self._log_confmat_metrics("train")
+        self._log_epoch_metrics("train")
 
     def on_validation_epoch_end(self) -> None:
-        confmat = self._log_confmat_metrics("val")
+        confmat = self._log_epoch_metrics("val")
         if self.trainer.sanity_checking:  # a few batches of an untrained net must not become the best score
             return
         self.val_class_iou = iou_per_class(confmat).cpu()  # once per epoch, for metrics.json's best epoch
-        self.val_miou_best.update(mean_iou(confmat))
-        self.log("val/miou_best", self.val_miou_best.compute(), prog_bar=True, sync_dist=True)
+        self.val_miou_best.update(mean_iou(confmat))  # the same value on every rank: no reduction needed
+        self.log("val/miou_best", self.val_miou_best.compute(), prog_bar=True, sync_dist=False)
 
     def on_test_epoch_end(self) -> None:
-        self.test_class_iou = iou_per_class(self._log_confmat_metrics("test")).cpu()
+        self.test_class_iou = iou_per_class(self._log_epoch_metrics("test")).cpu()
 
     def setup(self, stage: str) -> None:
         """Class weights for the loss, from the train split's label counts (read from the data cache: no pass)."""
