@@ -62,6 +62,8 @@ MpiDefault=none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 ReturnToService=2
+# Refuse at submission what the partition can never run, as most production clusters do.
+EnforcePartLimits=ALL
 KillWait=10
 MinJobAge=600
 SchedulerParameters=sched_interval=2

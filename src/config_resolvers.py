@@ -1,12 +1,16 @@
-"""OmegaConf resolvers the configs use (`${len:...}`, `${cityscapes_num_classes:...}`, `${run_dir:...}`).
+"""OmegaConf resolvers the configs use (`${len:...}`, `${cityscapes_num_classes:...}`, `${run_dir:...}`,
+`${sweep_dir:...}` and the SLURM launcher's `${slurm_*:...}`).
 
 Registered on import of `src`, before any config is composed.
 """
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from omegaconf import OmegaConf
 
@@ -23,6 +27,8 @@ RESUME_MAY_CHANGE = (
     "print_config",
 )
 START = datetime.now()  # one timestamp per process, as Hydra's ${now:} gives
+SWEEP_RECORD = "sweep.yaml"  # a sweep's own overrides, written at its start (src/sweep_summary.py)
+MAX_CPUS_PER_TASK = 8  # the SLURM launcher's default cpus_per_task never asks for more than this
 
 
 def run_dir(log_dir: str, resume: bool, ckpt_path: str | None, task_overrides: list[str]) -> str:
@@ -31,18 +37,76 @@ def run_dir(log_dir: str, resume: bool, ckpt_path: str | None, task_overrides: l
     if not resume and ckpt_path != "last":
         return f"{log_dir}/{START:%Y-%m-%d}/{START:%H-%M-%S}"
 
-    def key(overrides: list[str]) -> list[str]:
-        return sorted(o for o in overrides if o.split("=")[0].lstrip("+~") not in RESUME_MAY_CHANGE)
-
-    wanted = key(list(task_overrides))
+    wanted = resume_key(list(task_overrides))
     for overrides_file in sorted(Path(log_dir).glob("*/*/.hydra/overrides.yaml"), reverse=True):
         run = overrides_file.parent.parent
-        if (run / "checkpoints" / "last.ckpt").is_file() and key(OmegaConf.load(overrides_file)) == wanted:
+        if (run / "checkpoints" / "last.ckpt").is_file() and resume_key(OmegaConf.load(overrides_file)) == wanted:
             return str(run)
     raise ConfigError(
         f"resume: no earlier run in {log_dir}/<date>/<time>/ with the overrides {wanted} and a"
         " checkpoints/last.ckpt; give the file instead: ckpt_path=/path/to/last.ckpt"
     )
+
+
+def resume_key(overrides: list[str]) -> list[str]:
+    """The overrides that must match for a run (or sweep, or sweep job) to be the one resumed."""
+    return sorted(o for o in overrides if o.split("=")[0].lstrip("+~") not in RESUME_MAY_CHANGE)
+
+
+def sweep_dir(log_dir: str, resume: bool, task_overrides: list[str]) -> str:
+    """outputs/multirun/<date>/<time> for a new sweep; with resume=true, the newest earlier sweep started with the
+    same overrides (ignoring RESUME_MAY_CHANGE): its finished jobs are kept and the others continue there.
+
+    Resolved once, by the launching process: src/sweep_resume.py pins the result for the jobs.
+    """
+    if not resume:
+        return f"{log_dir}/multirun/{START:%Y-%m-%d}/{START:%H-%M-%S}"
+    wanted = resume_key(list(task_overrides))
+    for record in sorted(Path(log_dir).glob(f"multirun/*/*/{SWEEP_RECORD}"), reverse=True):
+        if resume_key(OmegaConf.load(record).overrides) == wanted:
+            return str(record.parent)
+    raise ConfigError(
+        f"resume: no earlier sweep in {log_dir}/multirun/<date>/<time>/ started with the overrides {wanted};"
+        f" compare with that sweep's {SWEEP_RECORD}, or give its folder: hydra.sweep.dir=... resume=true"
+    )
+
+
+def slurm_tasks_per_node(devices: Any, gpus: int | None) -> int:
+    """One SLURM task per Lightning process: trainer.gpus if set, else trainer.devices (a number or a list)."""
+    if gpus is not None:
+        return max(int(gpus), 1)
+    if isinstance(devices, int) and devices > 0:
+        return devices
+    if isinstance(devices, (list, tuple)) or OmegaConf.is_list(devices):
+        return len(devices)
+    raise ConfigError(
+        f"hydra/launcher=submitit_slurm: trainer.devices={devices!r} does not say how many processes a node runs;"
+        " give a number (e.g. trainer.devices=2) or trainer.gpus=N"
+    )
+
+
+def slurm_gpus_per_node(accelerator: str, devices: Any, gpus: int | None) -> int | None:
+    """GPUs to ask SLURM for: one per task with a GPU accelerator, none on the CPU (nor with `auto`, which
+    cannot know what the compute nodes have: use trainer=gpu, trainer=ddp or trainer.gpus=N for GPU jobs)."""
+    if gpus is not None:
+        return int(gpus) or None
+    if str(accelerator) in ("gpu", "cuda"):
+        return slurm_tasks_per_node(devices, None)
+    return None
+
+
+def slurm_cpus_per_task(partition: str | None, tasks_per_node: int) -> int:
+    """The CPUs of the partition's smallest node shared among a job's tasks, 1 to MAX_CPUS_PER_TASK; 1 when
+    `sinfo` cannot say (no SLURM client here: the submission will say more)."""
+    if shutil.which("sinfo") is None:
+        return 1
+    cmd = ["sinfo", "--noheader", "--format=%c", *(["--partition", str(partition)] if partition else [])]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=True).stdout
+        node_cpus = min(int(line.strip().rstrip("+")) for line in out.splitlines() if line.strip())
+    except (subprocess.SubprocessError, ValueError):
+        return 1
+    return max(1, min(MAX_CPUS_PER_TASK, node_cpus // max(int(tasks_per_node), 1)))
 
 
 def register_resolvers() -> None:
@@ -53,3 +117,7 @@ def register_resolvers() -> None:
     # An unknown mode gives null here; the datamodule then rejects data.label_mode with one clear line.
     OmegaConf.register_new_resolver("cityscapes_num_classes", CITYSCAPES_NUM_CLASSES.get, replace=True)
     OmegaConf.register_new_resolver("run_dir", run_dir, replace=True)
+    OmegaConf.register_new_resolver("sweep_dir", sweep_dir, replace=True)
+    OmegaConf.register_new_resolver("slurm_tasks_per_node", slurm_tasks_per_node, replace=True)
+    OmegaConf.register_new_resolver("slurm_gpus_per_node", slurm_gpus_per_node, replace=True)
+    OmegaConf.register_new_resolver("slurm_cpus_per_task", slurm_cpus_per_task, replace=True, use_cache=True)
