@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ProgressBar
+from lightning.pytorch.plugins.environments import SLURMEnvironment
 
 from src.checkpoint_io import AtomicCheckpointIO
 from src.errors import ConfigError
@@ -34,7 +35,10 @@ def build_trainer(gpus: int | None = None, **trainer_kwargs: Any) -> Trainer:
     if trainer_kwargs.get("deterministic"):  # cudnn.benchmark picks kernels by timing them: not deterministic
         trainer_kwargs["benchmark"] = False
     # Checkpoints are written atomically and read with weights_only=True (src/checkpoint_io.py).
-    trainer_kwargs["plugins"] = [*(trainer_kwargs.get("plugins") or []), AtomicCheckpointIO()]
+    plugins = [*(trainer_kwargs.get("plugins") or []), AtomicCheckpointIO()]
+    if SLURMEnvironment.detect():  # requeueing is RequeueOnSlurmSignal's (see why there), not Lightning's
+        plugins.append(SLURMEnvironment(auto_requeue=False))
+    trainer_kwargs["plugins"] = plugins
     if trainer_kwargs.get("enable_progress_bar") is False:  # Lightning refuses a progress bar callback then
         callbacks = trainer_kwargs.get("callbacks") or []
         trainer_kwargs["callbacks"] = [c for c in callbacks if not isinstance(c, ProgressBar)]

@@ -1,0 +1,101 @@
+"""Inside a SLURM job: on the time-limit warning or a pre-emption signal, save last.ckpt, requeue, exit.
+
+SLURM sends the job's tasks a signal `hydra.launcher.signal_delay_s` seconds before its time limit (submitit's
+USR2; `scancel --signal=USR1|USR2 <job>` sends one by hand). This callback turns that signal into Lightning's
+SIGTERM stop: Lightning agrees on it across DDP ranks at the next batch boundary, CheckpointOnSigterm writes
+checkpoints/last.ckpt from rank 0, every task exits with status 143 and no result (so the sweep keeps waiting
+for this job), and rank 0 requeues the job with `scontrol requeue` as its very last step: the requeue sends
+SIGTERM to whatever still runs, which must no longer be inside Lightning. The requeued job runs the same Hydra
+job in the same folder and resumes from that last.ckpt (src/fit_resume.py).
+
+Written by hand because Lightning's own SLURM auto-requeue saves inside the signal handler, with a barrier that
+can meet another collective under DDP, and keeps training afterwards; submitit's requeue restarts the job without
+a checkpoint. It is switched off (build_trainer passes SLURMEnvironment(auto_requeue=False)).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import signal
+import subprocess
+from types import FrameType
+from typing import Any
+
+import lightning as L
+from lightning import Callback
+from lightning.pytorch.trainer.states import TrainerFn
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+from src.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def slurm_job_id() -> str | None:
+    """The id `scontrol requeue` takes: `<array job>_<task>` for a job array (how submitit submits), else the job."""
+    array_job, array_task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    if array_job and array_task:
+        return f"{array_job}_{array_task}"
+    return os.environ.get("SLURM_JOB_ID")
+
+
+def in_slurm_batch_job() -> bool:
+    """True in a task of an sbatch job (what the submitit launcher runs), not in an interactive allocation."""
+    return slurm_job_id() is not None and os.environ.get("SLURM_JOB_NAME") not in ("bash", "interactive")
+
+
+def requeue_job(job: str, reason: str, restart: int) -> None:
+    """`scontrol requeue <job>`; logged either way (a job not requeued can still be continued with resume=true)."""
+    result = subprocess.run(["scontrol", "requeue", job], capture_output=True, text=True, timeout=60)
+    if result.returncode == 0:
+        log.warning(f"{reason}: requeued SLURM job {job} (restart {restart}); it resumes from last.ckpt")
+    else:
+        log.error(f"{reason}: could not requeue SLURM job {job}: {result.stderr.strip()}; resume=true continues it")
+
+
+class RequeueOnSlurmSignal(Callback):
+    """Save, requeue and exit on `signals` (names such as USR1, USR2), in SLURM batch jobs only; inert elsewhere."""
+
+    def __init__(self, signals: list[str] | tuple[str, ...] = ("USR1", "USR2"), max_requeues: int = 10) -> None:
+        unknown = [name for name in signals if not hasattr(signal, f"SIG{name}")]
+        if unknown:
+            raise ConfigError(
+                f"callbacks.requeue_on_slurm_signal.signals: unknown signal(s) {unknown}; e.g. USR1, USR2"
+            )
+        self.signals = [getattr(signal, f"SIG{name}") for name in signals]
+        self.max_requeues = max_requeues
+        self.received: int | None = None
+        self._trainer: L.Trainer | None = None
+        self._previous: dict[int, Any] = {}
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if stage != "fit" or not in_slurm_batch_job():
+            return
+        self._trainer = trainer
+        for signum in self.signals:
+            self._previous[signum] = signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        # Only a flag: Lightning checks it at the next batch boundary (rank 0's value, broadcast under DDP).
+        self.received = signum
+        if self._trainer is not None:
+            self._trainer._signal_connector.received_sigterm = True
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        if self.received is None or not isinstance(exception, SIGTERMException):
+            return
+        if trainer.state.fn != TrainerFn.FITTING or not trainer.is_global_zero:
+            return
+        restarts = int(os.environ.get("SLURM_RESTART_COUNT", "0"))
+        name = signal.Signals(self.received).name
+        if restarts >= self.max_requeues:
+            log.warning(f"{name}: not requeued: the job was requeued {restarts} times (max_requeues)")
+            return
+        atexit.register(requeue_job, slurm_job_id(), name, restarts + 1)
+
+    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous, self._trainer = {}, None
