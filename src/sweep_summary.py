@@ -13,6 +13,7 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.table import Table
@@ -55,7 +56,7 @@ class SweepSummary(Callback):
     """
 
     def on_job_end(self, config: DictConfig, job_return: Any = None, **kwargs: Any) -> None:
-        if config.hydra.mode == RunMode.MULTIRUN:
+        if config.hydra.mode == RunMode.MULTIRUN and rank_zero_only.rank == 0:  # once per SLURM job, not per task
             self.write(Path(config.hydra.sweep.dir), show=False)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:

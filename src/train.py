@@ -11,7 +11,9 @@ from src.config_tree import print_config_tree
 from src.ddp_in_multirun import ddp_as_one_job
 from src.errors import ConfigError
 from src.exit_on_user_error import exit_on_user_error
+from src.fit_resume import fit_checkpoint
 from src.instantiate import instantiate_group
+from src.sweep_resume import finished_job
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
@@ -34,8 +36,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
 
     if cfg.train:
-        # "last": Lightning finds checkpoints/last.ckpt in this run folder, which resume=true made the old run's.
-        trainer.fit(model, datamodule=datamodule, ckpt_path="last" if cfg.get("resume") else cfg.ckpt_path)
+        # "last": Lightning finds checkpoints/last.ckpt in this run folder (resume=true made it the old run's).
+        trainer.fit(model, datamodule=datamodule, ckpt_path=fit_checkpoint(cfg))
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
 
     if cfg.test and datamodule.has_split("test"):  # CamVid's public test split, for one, may be withheld
@@ -49,6 +51,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
 @exit_on_user_error
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point; returns the metric a sweep optimises (`optimized_metric`)."""
+    if (earlier := finished_job(cfg)) is not None:  # resume=true in a sweep: a finished job is not run again
+        return earlier.return_value
     with ddp_as_one_job():
         metrics = train(cfg)
     return metrics.get(cfg.optimized_metric) if cfg.get("optimized_metric") else None
