@@ -3,7 +3,8 @@
 #   scripts/local_slurm.sh up       install slurmctld/slurmd/munge if missing, write slurm.conf, start the daemons
 #   scripts/local_slurm.sh status   what runs, and the node's state
 #   scripts/local_slurm.sh down     stop exactly the daemons `up` started (by pid)
-# Needs root (it writes /etc/slurm/slurm.conf and may apt-get install). Idempotent: `up` twice starts nothing new.
+# Needs root (it writes /etc/slurm/slurm.conf and may apt-get install). Idempotent: `up` twice starts nothing new;
+# a fresh `up` starts with an empty queue.
 # State, logs and pid files live in $LOCAL_SLURM_DIR (default /tmp/streetseg-slurm).
 set -euo pipefail
 
@@ -84,10 +85,10 @@ start_munge() {
   echo "munged $(cat /run/munge/munged.pid)" >>"$PIDS"
 }
 
-start_daemon() {  # name: slurmctld or slurmd; it writes its pid file in $DIR
+start_daemon() {  # name [flags]: slurmctld or slurmd; it writes its pid file in $DIR
   local name=$1 pidfile=$DIR/$1.pid
   alive "$(cat "$pidfile" 2>/dev/null)" && return
-  "/usr/sbin/$name"
+  "/usr/sbin/$name" "${@:2}"
   for _ in $(seq 100); do [[ -s $pidfile ]] && alive "$(cat "$pidfile")" && break; sleep 0.1; done
   alive "$(cat "$pidfile" 2>/dev/null)" || die "$name did not start; see $DIR/$name.log"
   echo "$name $(cat "$pidfile")" >>"$PIDS"
@@ -100,7 +101,7 @@ up() {
   mkdir -p "$DIR"
   write_config
   start_munge
-  start_daemon slurmctld
+  start_daemon slurmctld -c  # -c: an empty queue, not the jobs of an earlier cluster on this machine
   start_daemon slurmd
   local state=""
   for _ in $(seq 120); do

@@ -106,3 +106,14 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory, data_cache: Path) -> P
     proc = run_module("src.train", [*TRAINED_RUN, f"paths.data_dir={data_cache}", f"hydra.run.dir={run_dir}"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     return run_dir
+
+
+# The trims in TINY that a user's run does not have: DDP and SLURM tests run without them, with the progress bar
+# and model summary a user gets (a trimmed config once hid a DDP crash that every user hit).
+USER_CALLBACK_TRIMS = ("trainer.enable_progress_bar=false", "callbacks.rich_progress_bar=null")
+USER_CALLBACK_TRIMS += ("callbacks.rich_model_summary=null",)
+
+
+def with_user_callbacks(overrides: list[str]) -> list[str]:
+    """`overrides` less the callback trims: the default callbacks and loggers, as `python -m src.train` has them."""
+    return [o for o in overrides if o not in USER_CALLBACK_TRIMS]

@@ -11,7 +11,7 @@ from hydra.utils import instantiate
 
 from src.errors import ConfigError
 from src.trainer_from_config import gpu_settings
-from tests.conftest import ROOT, TINY_REAL_DATA, compose_train
+from tests.conftest import ROOT, TINY_REAL_DATA, compose_train, with_user_callbacks
 from tests.fake_datasets import write_camvid
 
 
@@ -64,7 +64,7 @@ def camvid_val_as_test(tmp_path):
     shutil.copytree(root / "val", root / "test")
     shutil.copytree(root / "valannot", root / "testannot")
     return [
-        *TINY_REAL_DATA,
+        *with_user_callbacks(TINY_REAL_DATA),  # as users run it: progress bar and model summary too
         "data=camvid",
         f"data.root={root}",
         "data.size=[36,48]",
@@ -99,6 +99,20 @@ def test_ddp_on_cpu_scores_a_checkpoint_as_one_process_does(tmp_path, camvid_val
         assert scores["ddp"][key] == pytest.approx(scores["single"][key], abs=1e-6)
     assert scores["ddp"]["test/loss"] == pytest.approx(scores["single"]["test/loss"], rel=1e-4)
     assert not list(tmp_path.glob("ddp/*/.hydra"))  # the second process wrote no run folder of its own
+
+
+def test_ddp_with_the_default_callbacks_trains_validates_and_tests(tmp_path, data_cache):
+    # The command of issue 16, which crashed at the end of epoch 0: rank 0's progress bar made Lightning reduce a
+    # logged metric object that rank 1 reduced later, so the two processes' collectives paired up wrongly.
+    args = ["trainer=ddp_cpu", "model.net.base_channels=4", "trainer.max_epochs=1", "data.batch_size=2"]
+    args += ["data.sizes.train=8", "data.sizes.val=4", "data.sizes.test=4", "data.size=[64,128]"]
+    proc = run_cli([*args, f"paths.data_dir={data_cache}", f"hydra.run.dir={tmp_path}"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "MEMBER: 2/2" in proc.stderr and "Epoch 0/0" in proc.stdout  # two processes; the rich progress bar drew
+    summary = json.loads((tmp_path / "metrics.json").read_text())
+    assert 0 <= summary["test"]["test/miou"] <= 1 and [h["epoch"] for h in summary["history"]] == [0]
+    assert {"train/loss", "train/acc", "val/loss", "val/acc", "val/miou"} <= set(summary["history"][0])
+    assert (tmp_path / "plots" / "loss.png").is_file() and list((tmp_path / "images").glob("val_epoch_*.png"))
 
 
 def test_ddp_inside_a_multirun_runs_each_job_once_in_its_own_folder_with_a_summary(tmp_path, camvid_val_as_test):

@@ -1,15 +1,18 @@
-"""Optuna sweeps (a failed trial does not stop them) and the SLURM launcher preset."""
+"""Optuna sweeps (a failed trial does not stop them, a killed stored study continues) and grid sweep summaries."""
 
 import json
+import signal
 import subprocess
 import sys
+import time
 
+import optuna
 import pytest
-from hydra import compose, initialize
-from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
-from tests.conftest import ROOT, TINY_REAL_DATA
+from src.config_resolvers import SWEEP_RECORD, sweep_dir
+from src.errors import ConfigError
+from tests.conftest import ROOT, TINY_REAL_DATA, with_user_callbacks
 from tests.fake_datasets import write_camvid
 
 
@@ -59,18 +62,6 @@ def test_a_failed_trial_is_recorded_and_the_sweep_goes_on(tmp_path, tiny_camvid)
     assert all(("model.net.depth=0" in r["overrides"]) == (r["status"] == "failed") for r in rows)
 
 
-def test_slurm_launcher_preset_composes_with_nodes_gpus_time_partition():
-    GlobalHydra.instance().clear()
-    with initialize(version_base="1.3", config_path="../conf"):
-        overrides = ["hydra/launcher=submitit_slurm", "trainer=ddp", "trainer.devices=4", "trainer.num_nodes=2"]
-        overrides += ["hydra.launcher.partition=gpu", "hydra.launcher.timeout_min=720"]
-        cfg = compose(config_name="train.yaml", overrides=overrides, return_hydra_config=True)
-    launcher = cfg.hydra.launcher
-    assert launcher._target_.endswith("submitit_launcher.SlurmLauncher")
-    assert (launcher.nodes, launcher.gpus_per_node, launcher.tasks_per_node) == (2, 4, 4)
-    assert (launcher.partition, launcher.timeout_min) == ("gpu", 720)
-
-
 def test_a_grid_sweep_stopped_by_a_failed_job_still_leaves_a_summary(tmp_path, tiny_camvid):
     fixed = [o for o in tiny_camvid if not o.startswith("model.net.depth=")]
     cmd = [sys.executable, "-m", "src.train", "-m", *fixed, "model.net.depth=2,0"]
@@ -81,7 +72,7 @@ def test_a_grid_sweep_stopped_by_a_failed_job_still_leaves_a_summary(tmp_path, t
 
 
 def test_optuna_sweep_of_ddp_trials_maximises_val_miou_best_and_runs_once(tmp_path, tiny_camvid):
-    proc = run_sweep([*tiny_camvid, "trainer=ddp_cpu"])
+    proc = run_sweep([*with_user_callbacks(tiny_camvid), "trainer=ddp_cpu"])  # the callbacks users have
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert len(list((tmp_path / "logs" / "multirun").glob("*/*"))) == 1  # no DDP process started the sweep again
     sweep, rows = sweep_rows(tmp_path)
@@ -91,3 +82,54 @@ def test_optuna_sweep_of_ddp_trials_maximises_val_miou_best_and_runs_once(tmp_pa
         assert key in swept
     best = OmegaConf.load(sweep / "optimization_results.yaml")
     assert best.best_value == pytest.approx(max(r["val/miou"] for r in rows))  # what train() returned
+
+
+def completed_trials(storage: str) -> list[optuna.trial.FrozenTrial]:
+    try:
+        trials = optuna.load_study(study_name="unet_search", storage=storage).get_trials(deepcopy=False)
+    except KeyError:  # not created yet
+        return []
+    return [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+
+
+def test_a_killed_optuna_sweep_with_storage_continues_to_n_trials(tmp_path, tiny_camvid):
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    cmd = [sys.executable, "-m", "src.train", "hparams_search=optuna", *tiny_camvid, f"hydra.sweeper.storage={storage}"]
+    cmd += ["hydra.sweeper.n_trials=4", "hydra.sweeper.sampler.n_startup_trials=4"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while len(completed_trials(storage)) < 2 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert proc.poll() is None, "the sweep ended before it could be killed"
+        proc.send_signal(signal.SIGKILL)  # killed after 2 of 4 trials, possibly in the middle of the third
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert len(completed_trials(storage)) == 2
+
+    again = subprocess.run([*cmd, "resume=true"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Study unet_search: 2 of 4 trials done" in again.stdout + again.stderr
+    done = completed_trials(storage)
+    assert len(done) == 4  # continued to 4, not 2 + 4
+    assert len({tuple(sorted(t.params.items())) for t in done}) == 4  # the new trials are not replays
+    sweep, rows = sweep_rows(tmp_path)  # resume=true: the same sweep folder, one job folder per trial
+    assert sorted(int(r["job"]) for r in rows) == sorted({t.number for t in done} | {int(r["job"]) for r in rows})
+    assert sum(r["status"] == "done" for r in rows) == 4
+    best = OmegaConf.load(sweep / "optimization_results.yaml").best_value
+    assert best == pytest.approx(max(t.value for t in done))
+
+
+def test_resume_finds_the_sweep_started_with_the_same_overrides(tmp_path):
+    for stamp, overrides in [("01-00-00", ["model=unet,unetpp"]), ("02-00-00", ["model=unet,unetpp", "seed=1"])]:
+        folder = tmp_path / "multirun" / "2026-12-01" / stamp
+        folder.mkdir(parents=True)
+        OmegaConf.save(OmegaConf.create({"overrides": overrides}), folder / SWEEP_RECORD)
+    found = sweep_dir(str(tmp_path), True, ["model=unet,unetpp", "resume=true", "trainer.max_epochs=9"])
+    assert found == str(tmp_path / "multirun" / "2026-12-01" / "01-00-00")  # resume and max_epochs may differ
+    assert sweep_dir(str(tmp_path), False, ["model=unet,unetpp"]).startswith(f"{tmp_path}/multirun/")
+    with pytest.raises(
+        ConfigError, match=r"resume: no earlier sweep in .* started with the overrides \['model=unet'\]"
+    ):
+        sweep_dir(str(tmp_path), True, ["model=unet"])
