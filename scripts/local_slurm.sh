@@ -17,7 +17,7 @@ PIDS=$DIR/started.pids  # "name pid" of each daemon this script started
 say() { echo "local_slurm: $*" >&2; }
 die() { say "$*"; exit 1; }
 alive() { [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null; }
-pid_of() { [[ -f $PIDS ]] && awk -v n="$1" '$1 == n {print $2}' "$PIDS" | tail -1 || true; }
+ours() { alive "$2" && [[ $(cat "/proc/$2/comm" 2>/dev/null) == "$1" ]]; }  # name pid: still that daemon
 
 install_packages() {
   local missing=()
@@ -99,6 +99,7 @@ node_state() { sinfo -h -p "$PARTITION" -o %t 2>/dev/null | head -1; }
 up() {
   install_packages
   mkdir -p "$DIR"
+  forget_dead
   write_config
   start_munge
   start_daemon slurmctld -c  # -c: an empty queue, not the jobs of an earlier cluster on this machine
@@ -114,11 +115,18 @@ up() {
   say "up: partition $PARTITION, node $(hostname -s) $state ($(sinfo -h -o '%c CPUs, %m MB'))"
 }
 
+forget_dead() {  # drop the pid lines of daemons that are gone (a reboot, a killed session): pids get reused
+  [[ -f $PIDS ]] || return 0
+  local keep
+  keep=$(while read -r name pid; do if ours "$name" "$pid"; then echo "$name $pid"; fi; done <"$PIDS")
+  if [[ -n $keep ]]; then echo "$keep" >"$PIDS"; else rm -f "$PIDS"; fi
+}
+
 down() {
   [[ -f $PIDS ]] || { say "nothing started by this script is running"; return; }
   # In reverse order of start: slurmd, slurmctld, then munged (only if this script started it).
   tac "$PIDS" | while read -r name pid; do
-    if alive "$pid"; then
+    if ours "$name" "$pid"; then
       kill "$pid"
       for _ in $(seq 50); do alive "$pid" || break; sleep 0.1; done
       alive "$pid" && kill -9 "$pid"
@@ -132,7 +140,7 @@ status() {
   local any=0
   if [[ -f $PIDS ]]; then
     while read -r name pid; do
-      if alive "$pid"; then echo "$name running (pid $pid)"; any=1; else echo "$name not running (was pid $pid)"; fi
+      if ours "$name" "$pid"; then echo "$name running (pid $pid)"; any=1; else echo "$name not running (was pid $pid)"; fi
     done <"$PIDS"
   fi
   if [[ $any == 1 ]] && sinfo >/dev/null 2>&1; then sinfo; else echo "no cluster started by this script is up"; return 1; fi
