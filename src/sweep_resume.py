@@ -64,6 +64,8 @@ class SweepResume(Callback):
         _write_atomically(sweep_dir / SWEEP_RECORD, OmegaConf.to_yaml(record))
         # Each job composes its config again from these overrides (also on a SLURM node, in another process and at
         # another time): pinned, the folder cannot resolve to another timestamp or another resumed sweep there.
+        if any(o.startswith("hydra.sweep.dir=") for o in config.hydra.overrides.hydra):
+            return  # given on the command line: already a fixed folder
         with read_write(config.hydra.overrides), open_dict(config.hydra.overrides):
             config.hydra.overrides.hydra.append(f"hydra.sweep.dir={json.dumps(str(sweep_dir))}")
 
