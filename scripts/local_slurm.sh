@@ -73,28 +73,33 @@ PartitionName=$PARTITION Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
 }
 
+munge_answers() { munge -n </dev/null 2>/dev/null | unmunge >/dev/null 2>&1; }
+
 start_munge() {
-  if munge -n </dev/null 2>/dev/null | unmunge >/dev/null 2>&1; then return; fi  # a munged already answers
+  munge_answers && return  # a munged already runs (this script's or the machine's): leave it be
   mkdir -p /run/munge /var/log/munge /var/lib/munge
   [[ -f /etc/munge/munge.key ]] || mungekey --create --keyfile=/etc/munge/munge.key
   chown -R munge:munge /run/munge /var/log/munge /var/lib/munge /etc/munge
   chmod 0700 /etc/munge
   chmod 0400 /etc/munge/munge.key
+  rm -f /run/munge/munged.pid  # a dead munged's
   runuser -u munge -- /usr/sbin/munged
-  for _ in $(seq 50); do [[ -s /run/munge/munged.pid ]] && break; sleep 0.1; done
+  for _ in $(seq 50); do munge_answers && break; sleep 0.1; done
+  munge_answers || die "munged did not start; see /var/log/munge/munged.log"
   echo "munged $(cat /run/munge/munged.pid)" >>"$PIDS"
 }
 
 start_daemon() {  # name [flags]: slurmctld or slurmd; it writes its pid file in $DIR
   local name=$1 pidfile=$DIR/$1.pid
-  alive "$(cat "$pidfile" 2>/dev/null)" && return
+  ours "$name" "$(cat "$pidfile" 2>/dev/null)" && return
+  rm -f "$pidfile"  # a dead daemon's: its pid may belong to another process by now
   "/usr/sbin/$name" "${@:2}"
-  for _ in $(seq 100); do [[ -s $pidfile ]] && alive "$(cat "$pidfile")" && break; sleep 0.1; done
-  alive "$(cat "$pidfile" 2>/dev/null)" || die "$name did not start; see $DIR/$name.log"
+  for _ in $(seq 100); do ours "$name" "$(cat "$pidfile" 2>/dev/null)" && break; sleep 0.1; done
+  ours "$name" "$(cat "$pidfile" 2>/dev/null)" || die "$name did not start; see $DIR/$name.log"
   echo "$name $(cat "$pidfile")" >>"$PIDS"
 }
 
-node_state() { sinfo -h -p "$PARTITION" -o %t 2>/dev/null | head -1; }
+node_state() { sinfo -h -p "$PARTITION" -o %t 2>/dev/null | head -1 || true; }
 
 up() {
   install_packages
@@ -127,9 +132,9 @@ down() {
   # In reverse order of start: slurmd, slurmctld, then munged (only if this script started it).
   tac "$PIDS" | while read -r name pid; do
     if ours "$name" "$pid"; then
-      kill "$pid"
+      kill "$pid" 2>/dev/null || true
       for _ in $(seq 50); do alive "$pid" || break; sleep 0.1; done
-      alive "$pid" && kill -9 "$pid"
+      if alive "$pid"; then kill -9 "$pid" 2>/dev/null || true; fi
       say "stopped $name ($pid)"
     fi
   done

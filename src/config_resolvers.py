@@ -6,8 +6,6 @@ Registered on import of `src`, before any config is composed.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,8 +25,7 @@ RESUME_MAY_CHANGE = (
     "print_config",
 )
 START = datetime.now()  # one timestamp per process, as Hydra's ${now:} gives
-SWEEP_RECORD = "sweep.yaml"  # a sweep's own overrides, written at its start (src/sweep_summary.py)
-MAX_CPUS_PER_TASK = 8  # the SLURM launcher's default cpus_per_task never asks for more than this
+SWEEP_RECORD = "sweep.yaml"  # a sweep's own overrides, written at its start (src/sweep_resume.py)
 
 
 def run_dir(log_dir: str, resume: bool, ckpt_path: str | None, task_overrides: list[str]) -> str:
@@ -95,23 +92,10 @@ def slurm_gpus_per_node(accelerator: str, devices: Any, gpus: int | None) -> int
     return None
 
 
-def slurm_cpus_per_task(partition: str | None, tasks_per_node: int) -> int:
-    """The CPUs of the partition's smallest node shared among a job's tasks, 1 to MAX_CPUS_PER_TASK; 1 when
-    `sinfo` cannot say (no SLURM client here: the submission will say more)."""
-    if shutil.which("sinfo") is None:
-        return 1
-    cmd = ["sinfo", "--noheader", "--format=%c", *(["--partition", str(partition)] if partition else [])]
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=True).stdout
-        node_cpus = min(int(line.strip().rstrip("+")) for line in out.splitlines() if line.strip())
-    except (subprocess.SubprocessError, ValueError):
-        return 1
-    return max(1, min(MAX_CPUS_PER_TASK, node_cpus // max(int(tasks_per_node), 1)))
-
-
 def register_resolvers() -> None:
     """Make the resolvers known to OmegaConf; safe to call more than once."""
     from src.data.labels import CITYSCAPES_NUM_CLASSES
+    from src.slurm_allocation import cpus_per_task
 
     OmegaConf.register_new_resolver("len", len, replace=True)
     # An unknown mode gives null here; the datamodule then rejects data.label_mode with one clear line.
@@ -120,4 +104,4 @@ def register_resolvers() -> None:
     OmegaConf.register_new_resolver("sweep_dir", sweep_dir, replace=True)
     OmegaConf.register_new_resolver("slurm_tasks_per_node", slurm_tasks_per_node, replace=True)
     OmegaConf.register_new_resolver("slurm_gpus_per_node", slurm_gpus_per_node, replace=True)
-    OmegaConf.register_new_resolver("slurm_cpus_per_task", slurm_cpus_per_task, replace=True, use_cache=True)
+    OmegaConf.register_new_resolver("slurm_cpus_per_task", cpus_per_task, replace=True, use_cache=True)

@@ -12,6 +12,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any
 
+MAX_CPUS_PER_TASK = 8  # the launcher's default cpus_per_task never asks for more than this
 ASKED = ("partition", "nodes", "tasks_per_node", "cpus_per_task", "gpus_per_node", "mem_gb", "timeout_min")
 HINT = "hydra.launcher.<key>=... changes one; `sinfo -o '%P %D %c %m %G'` shows what the partitions have"
 
@@ -36,14 +37,26 @@ def gpus_in_gres(gres: str) -> int:
     return sum(int(m.group(1)) for m in re.finditer(r"gpu(?::[\w.-]+)?:(\d+)", gres))
 
 
+def default_partition() -> str | None:
+    """The partition sbatch uses when none is given (sinfo marks it with `*`), or None if sinfo cannot say."""
+    try:
+        out = subprocess.run(["sinfo", "--noheader", "--format=%P"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return next((line.strip()[:-1] for line in out.stdout.splitlines() if line.strip().endswith("*")), None)
+
+
 def partition_nodes(partition: str | None) -> list[NodeKind]:
-    """The partition's kinds of node as sinfo reports them (the default partition when None); [] if sinfo cannot say."""
+    """The kinds of node of `partition` (None: the default one) as sinfo reports them; [] if sinfo cannot say."""
     if shutil.which("sinfo") is None:
         return []
-    cmd = ["sinfo", "--noheader", "--format=%D|%c|%m|%G", *(["--partition", str(partition)] if partition else [])]
+    partition = partition or default_partition()
+    if not partition:
+        return []
+    cmd = ["sinfo", "--noheader", "--format=%D|%c|%m|%G", "--partition", str(partition)]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=True).stdout
-    except subprocess.SubprocessError:
+    except (OSError, subprocess.SubprocessError):
         return []
     kinds = []
     for line in out.splitlines():
@@ -51,6 +64,27 @@ def partition_nodes(partition: str | None) -> list[NodeKind]:
         if len(fields) == 4:
             kinds.append(NodeKind(_number(fields[0]), _number(fields[1]), _number(fields[2]), gpus_in_gres(fields[3])))
     return kinds
+
+
+def cpus_per_task(partition: str | None, tasks_per_node: int) -> int:
+    """The CPUs of the partition's smallest node shared by a job's tasks, 1 to MAX_CPUS_PER_TASK; 1 when sinfo
+    cannot say (no SLURM client here: the launcher then says so)."""
+    nodes = partition_nodes(partition)
+    if not nodes:
+        return 1
+    return max(1, min(MAX_CPUS_PER_TASK, min(n.cpus for n in nodes) // max(int(tasks_per_node), 1)))
+
+
+ALLOCATION_KEYS = ("trainer", "trainer.devices", "trainer.gpus", "trainer.num_nodes", "trainer.accelerator")
+
+
+def swept_allocation(job_overrides: list[list[str]]) -> list[str]:
+    """Allocation keys whose value is not the same in every job: the launcher resolves one allocation for all."""
+    per_job = []
+    for overrides in job_overrides:
+        pairs = (o.partition("=") for o in overrides)
+        per_job.append({k.lstrip("+~"): v for k, _, v in pairs if k.lstrip("+~") in ALLOCATION_KEYS})
+    return sorted(k for k in set().union(*per_job) if len({job.get(k) for job in per_job}) > 1)
 
 
 def asked(params: dict[str, Any]) -> str:
@@ -70,7 +104,7 @@ def allocation_problem(params: dict[str, Any], nodes: list[NodeKind]) -> str | N
     biggest = max(nodes, key=lambda n: (n.cpus, n.gpus, n.memory_mb))
     wanted = [f"{params.get('tasks_per_node') or 1} tasks x {params.get('cpus_per_task') or 1} CPUs = {cpus} CPUs"]
     wanted += [f"{gpus} GPUs"] * bool(gpus) + [f"{memory_mb} MB memory"] * bool(memory_mb)
-    where = f"partition {params['partition']}" if params.get("partition") else "the cluster"
+    where = f"partition {params['partition']}" if params.get("partition") else "the default partition"
     return (
         f"SlurmError: {where} has no {params.get('nodes') or 1} node(s) with {', '.join(wanted)}; its largest node has"
         f" {biggest.cpus} CPUs, {biggest.gpus} GPUs, {biggest.memory_mb} MB; asked for {asked(params)} ({HINT})"

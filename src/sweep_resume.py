@@ -9,7 +9,6 @@ resume from their checkpoints/last.ckpt, jobs that never started start afresh.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,10 +20,13 @@ from hydra.types import RunMode
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from src.atomic_files import temporary_sibling
-from src.config_resolvers import SWEEP_RECORD, resume_key
+from src.atomic_files import write_json_atomically, write_text_atomically
+from src.config_resolvers import SWEEP_RECORD
 
 JOB_RECORD = "job.json"
+# Overrides that do not change what a job computes: a finished job resumed with another value of these is still
+# finished. (trainer.max_epochs is not one: a job resumed with more epochs continues from its last.ckpt.)
+COSMETIC = ("resume", "print_config", "trainer.enable_progress_bar", "callbacks.rich_progress_bar")
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,10 @@ class FinishedJob:
     """A job folder's record: what the job returned to the sweeper (the optimised metric, or None)."""
 
     return_value: float | None
+
+
+def _same_job_key(overrides: list[str]) -> list[str]:
+    return sorted(o for o in overrides if o.split("=")[0].lstrip("+~") not in COSMETIC)
 
 
 def finished_job(cfg: DictConfig) -> FinishedJob | None:
@@ -43,15 +49,9 @@ def finished_job(cfg: DictConfig) -> FinishedJob | None:
     if not path.is_file():
         return None
     record = json.loads(path.read_text())
-    if resume_key(record.get("overrides", [])) != resume_key(list(hydra_cfg.overrides.task)):
+    if _same_job_key(record.get("overrides", [])) != _same_job_key(list(hydra_cfg.overrides.task)):
         return None
     return FinishedJob(record.get("return_value"))
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = temporary_sibling(path)  # one per process: the tasks of a SLURM job may write at once
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 class SweepResume(Callback):
@@ -61,13 +61,15 @@ class SweepResume(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)  # resolved once, here (a new folder, or the one to resume)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         record = OmegaConf.create({"overrides": list(config.hydra.overrides.task)})
-        _write_atomically(sweep_dir / SWEEP_RECORD, OmegaConf.to_yaml(record))
-        # Each job composes its config again from these overrides (also on a SLURM node, in another process and at
-        # another time): pinned, the folder cannot resolve to another timestamp or another resumed sweep there.
-        if any(o.startswith("hydra.sweep.dir=") for o in config.hydra.overrides.hydra):
-            return  # given on the command line: already a fixed folder
-        with read_write(config.hydra.overrides), open_dict(config.hydra.overrides):
-            config.hydra.overrides.hydra.append(f"hydra.sweep.dir={json.dumps(str(sweep_dir))}")
+        write_text_atomically(sweep_dir / SWEEP_RECORD, OmegaConf.to_yaml(record))
+        # Pinned as a plain value here (the launcher, the sweeper and the summary read it again) and as an override
+        # for the jobs, which compose their config again from the overrides, also on a SLURM node at another time:
+        # the folder cannot resolve to another timestamp or another resumed sweep there.
+        with read_write(config.hydra), open_dict(config.hydra):
+            config.hydra.sweep.dir = str(sweep_dir)
+            if not any(o.startswith("hydra.sweep.dir=") for o in config.hydra.overrides.hydra):
+                quoted = '"' + str(sweep_dir).replace('"', '\\"') + '"'  # Hydra's quoted string; \" is a quote
+                config.hydra.overrides.hydra.append(f"hydra.sweep.dir={quoted}")
 
     def on_job_end(self, config: DictConfig, job_return: Any = None, **kwargs: Any) -> None:
         # Rank 0 only: every task of a multi-task SLURM job runs the Hydra job, callbacks included.
@@ -77,4 +79,4 @@ class SweepResume(Callback):
             return
         value = job_return.return_value
         record = {"overrides": list(job_return.overrides), "return_value": value if isinstance(value, float) else None}
-        _write_atomically(Path(config.hydra.runtime.output_dir) / JOB_RECORD, json.dumps(record, indent=2) + "\n")
+        write_json_atomically(Path(config.hydra.runtime.output_dir) / JOB_RECORD, record)

@@ -7,6 +7,7 @@ Writes `summary.csv` and `summary.json` into the sweep folder and prints the tab
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.table import Table
+
+from src.atomic_files import write_json_atomically, write_text_atomically
 
 METRICS = ("val/miou", "val/acc", "val/loss", "test/miou", "test/acc", "test/loss")
 
@@ -67,11 +70,13 @@ class SweepSummary(Callback):
             return
         rows = sweep_summary(sweep_dir)
         columns = ["job", "status", "swept", "best_epoch", *METRICS]
-        with open(sweep_dir / "summary.csv", "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=[*columns, "overrides"])
-            writer.writeheader()
-            writer.writerows(rows)
-        (sweep_dir / "summary.json").write_text(json.dumps(rows, indent=2) + "\n")
+        table_csv = io.StringIO(newline="")
+        writer = csv.DictWriter(table_csv, fieldnames=[*columns, "overrides"])
+        writer.writeheader()
+        writer.writerows(rows)
+        # Atomic: the jobs of a SLURM sweep finish, and rewrite these, side by side.
+        write_text_atomically(sweep_dir / "summary.csv", table_csv.getvalue())
+        write_json_atomically(sweep_dir / "summary.json", rows)
         if not show:
             return
         table = Table(title=f"Sweep {sweep_dir}: best-val epoch metrics, then test")

@@ -2,10 +2,12 @@
 
 .ci/run starts the cluster before the suite; the fixture starts it if it is down and fails, saying why, if it
 cannot. Every job runs with the callbacks and loggers a user has (progress bar and model summary included).
+The tests without the `slurm_cluster` fixture need no cluster.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -20,10 +22,8 @@ from hydra import compose, initialize
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
-from src.slurm_allocation import NodeKind, allocation_problem, gpus_in_gres
+from src.slurm_allocation import NodeKind, allocation_problem, gpus_in_gres, swept_allocation
 from tests.conftest import ROOT, TINY, run_module, with_user_callbacks
-
-pytestmark = pytest.mark.slow
 
 SCRIPT = ROOT / "scripts" / "local_slurm.sh"
 PARTITION = "debug"
@@ -63,16 +63,23 @@ def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None
         time.sleep(0.5)
 
 
-def squeue(*fields: str) -> list[list[str]]:
-    out = subprocess.run(["squeue", "--noheader", "--format=" + "|".join(fields)], capture_output=True, text=True)
+def squeue_of(job_ids: list[str], *fields: str) -> list[list[str]]:
+    """squeue's `fields` for these jobs only (other users' or tests' jobs may be queued too)."""
+    cmd = ["squeue", "--noheader", "--jobs", ",".join(job_ids), "--format=" + "|".join(fields)]
+    out = subprocess.run(cmd, capture_output=True, text=True)
     return [line.split("|") for line in out.stdout.splitlines() if line.strip()]
 
 
-def release_requeued_jobs() -> None:
+def sweep_job_ids(log_dir: Path) -> list[str]:
+    """The SLURM ids of the jobs a sweep under `log_dir` submitted (`<array>_<task>`, or `<job>` for a sweep of one
+    job), from the folders where submitit keeps each job's pickled call."""
+    return sorted(p.parent.name for p in log_dir.glob("multirun/*/*/.submitit/*/*_submitted.pkl"))
+
+
+def release_requeued_jobs(job_ids: list[str]) -> None:
     """SLURM holds a requeued batch job for about 2 minutes (reason BeginTime); let it start now instead."""
-    for job_id, reason in squeue("%i", "%r"):
-        if reason == "BeginTime":
-            subprocess.run(["scontrol", "update", f"JobId={job_id.split('_')[0]}", "StartTime=now"], check=False)
+    for job_id in job_ids:
+        subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=True, capture_output=True)
 
 
 def start_sweep(args: list[str]) -> subprocess.Popen:
@@ -84,12 +91,9 @@ def slurm_logs(sweep: Path) -> str:
     return "".join(p.read_text() for p in sorted(sweep.glob(".submitit/*/*_log.err")))
 
 
-def test_the_preset_follows_the_trainer_and_the_cluster(slurm_cluster):
+def test_the_preset_follows_the_trainer():
     ddp_cpu = compose_slurm(["trainer=ddp_cpu"]).hydra.launcher
     assert (ddp_cpu.nodes, ddp_cpu.tasks_per_node, ddp_cpu.gpus_per_node) == (1, 2, None)  # no GPUs on the CPU
-    cpus = int(subprocess.run(["nproc"], capture_output=True, text=True).stdout)
-    assert ddp_cpu.cpus_per_task == max(1, min(8, cpus // 2))  # the node's CPUs shared by the 2 tasks
-    assert compose_slurm(["trainer=cpu"]).hydra.launcher.cpus_per_task == max(1, min(8, cpus))
     gpu = compose_slurm(["trainer=ddp", "trainer.devices=4", "trainer.num_nodes=2", "hydra.launcher.timeout_min=720"])
     launcher = gpu.hydra.launcher
     assert launcher._target_ == "hydra_plugins.streetseg_plugins.slurm_launcher.SlurmLauncher"
@@ -97,6 +101,15 @@ def test_the_preset_follows_the_trainer_and_the_cluster(slurm_cluster):
     shorthand = compose_slurm(["trainer.gpus=3"]).hydra.launcher
     assert (shorthand.tasks_per_node, shorthand.gpus_per_node) == (3, 3)
     assert compose_slurm([]).hydra.launcher.gpus_per_node is None  # accelerator=auto asks for no GPUs
+
+
+@pytest.mark.slow
+def test_cpus_per_task_shares_the_partitions_node_among_the_tasks(slurm_cluster):
+    node_cpus = int(
+        subprocess.run(["sinfo", "-h", "-p", slurm_cluster, "-o", "%c"], capture_output=True, text=True).stdout
+    )
+    assert compose_slurm(["trainer=ddp_cpu"]).hydra.launcher.cpus_per_task == max(1, min(8, node_cpus // 2))
+    assert compose_slurm(["trainer=cpu"]).hydra.launcher.cpus_per_task == max(1, min(8, node_cpus))
 
 
 def test_what_no_node_can_hold_is_named_before_submitting():
@@ -110,20 +123,37 @@ def test_what_no_node_can_hold_is_named_before_submitting():
     too_many_nodes = allocation_problem(fits | {"nodes": 5}, nodes)
     assert too_many_nodes.startswith("SlurmError: partition gpu has no 5 node(s) with 4 tasks x 8 CPUs = 32 CPUs")
     assert "4 GPUs" in too_many_nodes and "its largest node has 64 CPUs, 0 GPUs, 512000 MB" in too_many_nodes
-    assert "500 GB" not in allocation_problem(fits | {"mem_gb": 300}, nodes) and "307200 MB" in allocation_problem(
+    assert "with 4 tasks x 8 CPUs = 32 CPUs, 4 GPUs, 307200 MB memory;" in allocation_problem(
         fits | {"mem_gb": 300}, nodes
     )
+    assert allocation_problem(fits | {"nodes": 1, "gpus_per_node": 0, "cpus_per_task": 16}, nodes) is None  # the 64
     assert (gpus_in_gres("gpu:4"), gpus_in_gres("gpu:a100:8(S:0-1)"), gpus_in_gres("(null)")) == (4, 8, 0)
+    grid = [["trainer=ddp_cpu", "model=unet"], ["trainer=ddp_cpu", "model=unetpp"]]
+    assert swept_allocation(grid) == []
+    assert swept_allocation([["trainer.devices=1"], ["trainer.devices=2"], []]) == ["trainer.devices"]
 
 
+@pytest.mark.slow
+def test_without_a_slurm_client_the_launcher_says_so_in_one_line(tmp_path):
+    bin_dir = tmp_path / "bin"  # a PATH without sbatch, srun or sinfo
+    bin_dir.mkdir()
+    env = {**os.environ, "PATH": str(bin_dir)}
+    cmd = [sys.executable, "-m", "src.train", "-m", *SLURM, "trainer=ddp_cpu", f"paths.log_dir={tmp_path}"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr
+    assert "SlurmError: sbatch and srun not found: hydra/launcher=submitit_slurm needs a SLURM client" in proc.stdout
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
         (["hydra.launcher.cpus_per_task=64"], "SlurmError: partition debug has no 1 node(s) with 2 tasks x 64 CPUs"),
         (["hydra.launcher.mem_gb=100000"], "102400000 MB memory; its largest node has"),
         (["hydra.launcher.partition=nowhere"], "SlurmError: sbatch refused the jobs: sbatch: error: Batch job"),
+        (["trainer.devices=1,2"], "SlurmError: the jobs sweep trainer.devices, but one SLURM allocation"),
     ],
-    ids=["cpus", "memory", "partition"],
+    ids=["cpus", "memory", "partition", "swept-devices"],
 )
 def test_an_allocation_the_cluster_cannot_give_ends_in_one_line(slurm_cluster, tmp_path, overrides, expected):
     args = ["-m", *SLURM, "trainer=ddp_cpu", "model=unet,unetpp", *overrides, f"paths.log_dir={tmp_path}"]
@@ -131,9 +161,10 @@ def test_an_allocation_the_cluster_cannot_give_ends_in_one_line(slurm_cluster, t
     assert proc.returncode == 1
     assert expected in proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
-    assert not squeue("%i")  # nothing was queued
+    assert not sweep_job_ids(tmp_path)  # nothing was submitted
 
 
+@pytest.mark.slow
 def test_a_two_job_ddp_grid_on_slurm_finishes_and_scores_as_one_process_does(slurm_cluster, tmp_path, data_cache):
     started = time.monotonic()
     args = [*SLURM, *JOB, "trainer=ddp_cpu", "model=unet,unetpp", "trainer.max_epochs=1"]
@@ -167,6 +198,7 @@ def test_a_two_job_ddp_grid_on_slurm_finishes_and_scores_as_one_process_does(slu
         assert again[key] == pytest.approx(tested["test"][key], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_a_job_warned_of_its_time_limit_saves_requeues_and_finishes_its_epochs(slurm_cluster, tmp_path, data_cache):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -178,11 +210,12 @@ def test_a_job_warned_of_its_time_limit_saves_requeues_and_finishes_its_epochs(s
         wait_for(
             lambda: list(tmp_path.glob("multirun/*/*/0/checkpoints/last.ckpt")), 180, "epoch 0's last.ckpt", sweep_proc
         )
-        ((job_id,),) = squeue("%i")
+        (job_id,) = sweep_job_ids(tmp_path)
         # What SLURM sends hydra.launcher.signal_delay_s before the time limit (submitit asks for USR2).
         subprocess.run(["scancel", "--signal=USR2", job_id], check=True)
-        wait_for(lambda: any(r == "BeginTime" for (r,) in squeue("%r")), 60, "the job to be requeued", sweep_proc)
-        release_requeued_jobs()
+        requeued = [["BeginTime"]]
+        wait_for(lambda: squeue_of([job_id], "%r") == requeued, 60, "the job to be requeued", sweep_proc)
+        release_requeued_jobs([job_id])
         _, err = sweep_proc.communicate(timeout=300)
     finally:
         if sweep_proc.poll() is None:
@@ -200,10 +233,12 @@ def test_a_job_warned_of_its_time_limit_saves_requeues_and_finishes_its_epochs(s
     val_epochs = [r.split(",")[header.index("epoch")] for r in rows[1:] if r.split(",")[header.index("val/miou")]]
     assert val_epochs == ["0", "1", "2", "3", "4"]  # each epoch once, across the requeue
     steps = [e.step for e in EventAccumulator(str(run / "tensorboard")).Reload().Scalars("val/miou")]
-    assert len(steps) == 5 and steps == sorted(set(steps))  # one TensorBoard run whose steps continue
-    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 4
+    assert [b - a for a, b in itertools.pairwise(steps)] == [24] * 4  # one TensorBoard run whose steps continue
+    last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert (last["epoch"], last["global_step"]) == (4, 5 * 24)  # 24 steps per rank and epoch: none lost or repeated
 
 
+@pytest.mark.slow
 def test_a_cancelled_sweep_resumes_without_rerunning_finished_jobs(slurm_cluster, tmp_path, data_cache):
     # One job at a time, so that job 0 finishes while job 1 runs.
     args = [*SLURM, *JOB, "model=unet,unetpp", "trainer.max_epochs=4", "hydra.launcher.array_parallelism=1"]
@@ -215,11 +250,13 @@ def test_a_cancelled_sweep_resumes_without_rerunning_finished_jobs(slurm_cluster
             lambda: list(tmp_path.glob("multirun/*/*/1/checkpoints/last.ckpt")), 240, "job 1's last.ckpt", sweep_proc
         )
     finally:
-        subprocess.run(["scancel", "--user", os.environ.get("USER", "root")], check=False)
+        job_ids = sweep_job_ids(tmp_path)
+        subprocess.run(["scancel", *job_ids], check=False)
         sweep_proc.kill()  # the launcher dies too (a closed login session, Ctrl-C)
         sweep_proc.communicate(timeout=60)
     sweep = only_sweep(tmp_path)
-    wait_for(lambda: not squeue("%i"), 60, "the cancelled jobs to leave the queue")
+    assert len(job_ids) == 2
+    wait_for(lambda: not squeue_of(job_ids, "%i"), 60, "the cancelled jobs to leave the queue")
     assert (sweep / "0" / "job.json").is_file() and not (sweep / "1" / "job.json").exists()
     finished = (sweep / "0" / "metrics.json").stat().st_mtime_ns
     interrupted = torch.load(sweep / "1" / "checkpoints" / "last.ckpt", weights_only=True)["epoch"]
@@ -237,6 +274,7 @@ def test_a_cancelled_sweep_resumes_without_rerunning_finished_jobs(slurm_cluster
     assert [(r["job"], r["status"]) for r in rows] == [("0", "done"), ("1", "done")]
 
 
+@pytest.mark.slow
 def test_optuna_trials_run_side_by_side_as_slurm_jobs(slurm_cluster, tmp_path, data_cache):
     args = ["hparams_search=optuna", *SLURM, *JOB, "trainer.max_epochs=1", "trainer.limit_train_batches=null"]
     args += ["data.sizes.train=16", "data.batch_size=2", "hydra.launcher.cpus_per_task=1"]
@@ -251,7 +289,9 @@ def test_optuna_trials_run_side_by_side_as_slurm_jobs(slurm_cluster, tmp_path, d
     seen_running = 0
     try:
         while sweep_proc.poll() is None:
-            seen_running = max(seen_running, sum(state == "RUNNING" for (state,) in squeue("%T")))
+            job_ids = sweep_job_ids(tmp_path)
+            states = squeue_of(job_ids, "%T") if job_ids else []
+            seen_running = max(seen_running, sum(state == "RUNNING" for (state,) in states))
             time.sleep(0.5)
         _, err = sweep_proc.communicate()
     finally:
@@ -265,6 +305,7 @@ def test_optuna_trials_run_side_by_side_as_slurm_jobs(slurm_cluster, tmp_path, d
     assert best == pytest.approx(max(scores))
 
 
+@pytest.mark.slow
 def test_the_cluster_script_is_idempotent_and_stops_only_what_it_started(slurm_cluster):
     state = Path(os.environ.get("LOCAL_SLURM_DIR", "/tmp/streetseg-slurm")) / "started.pids"
     before = state.read_text()

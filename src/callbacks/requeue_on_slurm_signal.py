@@ -1,16 +1,20 @@
 """Inside a SLURM job: on the time-limit warning or a pre-emption signal, save last.ckpt, requeue, exit.
 
 SLURM sends the job's tasks a signal `hydra.launcher.signal_delay_s` seconds before its time limit (submitit's
-USR2; `scancel --signal=USR1|USR2 <job>` sends one by hand). This callback turns that signal into Lightning's
-SIGTERM stop: Lightning agrees on it across DDP ranks at the next batch boundary, CheckpointOnSigterm writes
+USR2; `scancel --signal=USR1|USR2 <job>` sends one by hand). The handler only notes it. At the next end of a
+training batch the ranks agree on it (one all-reduce; a rank may have been signalled a moment after another),
+and all of them take Lightning's SIGTERM stop after that same batch: CheckpointOnSigterm writes
 checkpoints/last.ckpt from rank 0, every task exits with status 143 and no result (so the sweep keeps waiting
-for this job), and rank 0 requeues the job with `scontrol requeue` as its very last step: the requeue sends
-SIGTERM to whatever still runs, which must no longer be inside Lightning. The requeued job runs the same Hydra
+for this job), and rank 0 requeues the job with `scontrol requeue` as its very last step (the requeue sends
+SIGTERM to whatever still runs, which must no longer be inside Lightning). The requeued job runs the same Hydra
 job in the same folder and resumes from that last.ckpt (src/fit_resume.py).
+
+The handlers stay from the start of fit to the end of the process: a signal during validation or testing is
+noted (and acted on at the next training batch, if any), never the default action that would kill the task.
 
 Written by hand because Lightning's own SLURM auto-requeue saves inside the signal handler, with a barrier that
 can meet another collective under DDP, and keeps training afterwards; submitit's requeue restarts the job without
-a checkpoint. It is switched off (build_trainer passes SLURMEnvironment(auto_requeue=False)).
+a checkpoint. Lightning's is switched off (build_trainer passes SLURMEnvironment(auto_requeue=False)).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from types import FrameType
 from typing import Any
 
 import lightning as L
+import torch
 from lightning import Callback
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
@@ -58,44 +63,58 @@ def requeue_job(job: str, reason: str, restart: int) -> None:
 class RequeueOnSlurmSignal(Callback):
     """Save, requeue and exit on `signals` (names such as USR1, USR2), in SLURM batch jobs only; inert elsewhere."""
 
-    def __init__(self, signals: list[str] | tuple[str, ...] = ("USR1", "USR2"), max_requeues: int = 10) -> None:
+    def __init__(
+        self,
+        signals: list[str] | tuple[str, ...] = ("USR1", "USR2"),
+        max_requeues: int = 10,
+        check_every_n_batches: int = 5,
+    ) -> None:
         unknown = [name for name in signals if not hasattr(signal, f"SIG{name}")]
         if unknown:
-            raise ConfigError(
-                f"callbacks.requeue_on_slurm_signal.signals: unknown signal(s) {unknown}; e.g. USR1, USR2"
-            )
+            raise ConfigError(f"callbacks.requeue_on_slurm_signal.signals: unknown {unknown}; e.g. [USR1, USR2]")
         self.signals = [getattr(signal, f"SIG{name}") for name in signals]
-        self.max_requeues = max_requeues
-        self.received: int | None = None
-        self._trainer: L.Trainer | None = None
-        self._previous: dict[int, Any] = {}
+        every = check_every_n_batches
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            key = "callbacks.requeue_on_slurm_signal.check_every_n_batches"
+            raise ConfigError(f"{key} must be a whole number >= 1, got {every!r}")
+        self.max_requeues, self.check_every_n_batches = max_requeues, check_every_n_batches
+        self.batches = 0
+        self.received: int | None = None  # the signal noted by the handler, not yet acted on
+        self.acting_on: int | None = None  # the signal this run stops for
+        self.active = False
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if stage != "fit" or not in_slurm_batch_job():
             return
-        self._trainer = trainer
+        self.active = True
         for signum in self.signals:
-            self._previous[signum] = signal.signal(signum, self._on_signal)
+            signal.signal(signum, self._on_signal)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        # Only a flag: Lightning checks it at the next batch boundary (rank 0's value, broadcast under DDP).
-        self.received = signum
-        if self._trainer is not None:
-            self._trainer._signal_connector.received_sigterm = True
+        self.received = signum  # only a note: acting here could meet a collective of the training step
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
+        if not self.active:
+            return
+        stop = self.received is not None
+        self.batches += 1
+        if trainer.world_size > 1:  # every rank is here after the same batch: agree, then stop together
+            if self.batches % self.check_every_n_batches:
+                return
+            flag = torch.tensor(float(stop), device=pl_module.device)
+            stop = bool(trainer.strategy.reduce(flag, reduce_op="max") > 0)
+        if stop:
+            self.acting_on = self.received or self.signals[-1]  # a rank signalled later takes its peers' signal
+            trainer._signal_connector.received_sigterm = True  # Lightning stops after this batch, like on SIGTERM
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
-        if self.received is None or not isinstance(exception, SIGTERMException):
+        if self.acting_on is None or not isinstance(exception, SIGTERMException):
             return
         if trainer.state.fn != TrainerFn.FITTING or not trainer.is_global_zero:
             return
         restarts = int(os.environ.get("SLURM_RESTART_COUNT", "0"))
-        name = signal.Signals(self.received).name
+        name = signal.Signals(self.acting_on).name
         if restarts >= self.max_requeues:
             log.warning(f"{name}: not requeued: the job was requeued {restarts} times (max_requeues)")
             return
         atexit.register(requeue_job, slurm_job_id(), name, restarts + 1)
-
-    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-        self._previous, self._trainer = {}, None
