@@ -148,12 +148,12 @@ def test_without_a_slurm_client_the_launcher_says_so_in_one_line(tmp_path):
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
+        # What no node can hold (memory and GPUs take the same path: test_what_no_node_can_hold_...).
         (["hydra.launcher.cpus_per_task=64"], "SlurmError: partition debug has no 1 node(s) with 2 tasks x 64 CPUs"),
-        (["hydra.launcher.mem_gb=100000"], "102400000 MB memory; its largest node has"),
         (["hydra.launcher.partition=nowhere"], "SlurmError: sbatch refused the jobs: sbatch: error: Batch job"),
         (["trainer.devices=1,2"], "SlurmError: the jobs sweep trainer.devices, but one SLURM allocation"),
     ],
-    ids=["cpus", "memory", "partition", "swept-devices"],
+    ids=["cpus", "partition", "swept-devices"],
 )
 def test_an_allocation_the_cluster_cannot_give_ends_in_one_line(slurm_cluster, tmp_path, overrides, expected):
     args = ["-m", *SLURM, "trainer=ddp_cpu", "model=unet,unetpp", *overrides, f"paths.log_dir={tmp_path}"]
@@ -241,8 +241,8 @@ def test_a_job_warned_of_its_time_limit_saves_requeues_and_finishes_its_epochs(s
 @pytest.mark.slow
 def test_a_cancelled_sweep_resumes_without_rerunning_finished_jobs(slurm_cluster, tmp_path, data_cache):
     # One job at a time, so that job 0 finishes while job 1 runs.
-    args = [*SLURM, *JOB, "model=unet,unetpp", "trainer.max_epochs=4", "hydra.launcher.array_parallelism=1"]
-    args += ["trainer.limit_train_batches=null", "data.sizes.train=24", "data.batch_size=2", "data.size=[128,256]"]
+    args = [*SLURM, *JOB, "model=unet,unetpp", "trainer.max_epochs=3", "hydra.launcher.array_parallelism=1"]
+    args += ["trainer.limit_train_batches=null", "data.sizes.train=16", "data.batch_size=2", "data.size=[128,256]"]
     args += [f"paths.data_dir={data_cache}", f"paths.log_dir={tmp_path}"]
     sweep_proc = start_sweep(args)
     try:
@@ -269,7 +269,7 @@ def test_a_cancelled_sweep_resumes_without_rerunning_finished_jobs(slurm_cluster
         f"Restoring states from the checkpoint path at {sweep / '1' / 'checkpoints' / 'last.ckpt'}"
         in (sweep / "1" / "train.log").read_text()
     )
-    assert interrupted < 3 and json.loads((sweep / "1" / "metrics.json").read_text())["epochs_run"] == 4
+    assert interrupted < 2 and json.loads((sweep / "1" / "metrics.json").read_text())["epochs_run"] == 3
     rows = json.loads((sweep / "summary.json").read_text())
     assert [(r["job"], r["status"]) for r in rows] == [("0", "done"), ("1", "done")]
 
