@@ -54,12 +54,12 @@ docs-figures: install  ## README's example images from the built-in scenes: a UN
 	cp $(DOCS)/report/predictions.png docs/images/report_predictions.png
 
 lint: install
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests hydra_plugins
+	$(BIN)/ruff format --check src tests hydra_plugins
 
 format: install
-	$(BIN)/ruff check --fix src tests
-	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests hydra_plugins
+	$(BIN)/ruff format src tests hydra_plugins
 
 tensorboard: install  ## the dashboard over every run
 	$(BIN)/tensorboard --logdir outputs
