@@ -45,9 +45,9 @@ def run_dir(log_dir: str, resume: bool, ckpt_path: str | None, task_overrides: l
     )
 
 
-def resume_key(overrides: list[str]) -> list[str]:
-    """The overrides that must match for a run (or sweep, or sweep job) to be the one resumed."""
-    return sorted(o for o in overrides if o.split("=")[0].lstrip("+~") not in RESUME_MAY_CHANGE)
+def resume_key(overrides: list[str], may_change: tuple[str, ...] = RESUME_MAY_CHANGE) -> list[str]:
+    """The overrides that must match for a run (or sweep, or sweep job) to be the one resumed: all but `may_change`."""
+    return sorted(o for o in overrides if o.split("=")[0].lstrip("+~") not in may_change)
 
 
 def sweep_dir(log_dir: str, resume: bool, task_overrides: list[str]) -> str:

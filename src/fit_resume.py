@@ -8,9 +8,9 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 
-def requeued_by_slurm() -> bool:
-    """True in a SLURM job that has been requeued (time limit, pre-emption): SLURM counts its restarts."""
-    return int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0) > 0
+def slurm_restarts() -> int:
+    """How often SLURM has requeued this job (time limit, pre-emption); 0 outside SLURM."""
+    return int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0)
 
 
 def fit_checkpoint(cfg: DictConfig) -> str | None:
@@ -18,6 +18,6 @@ def fit_checkpoint(cfg: DictConfig) -> str | None:
     SLURM job that saved one before it stopped; otherwise ckpt_path (null: from scratch)."""
     if cfg.get("resume"):
         return "last"
-    if requeued_by_slurm() and (Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt").is_file():
+    if slurm_restarts() > 0 and (Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt").is_file():
         return "last"
     return cfg.ckpt_path

@@ -21,7 +21,7 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from src.atomic_files import write_json_atomically, write_text_atomically
-from src.config_resolvers import SWEEP_RECORD
+from src.config_resolvers import SWEEP_RECORD, resume_key
 
 JOB_RECORD = "job.json"
 # Overrides that do not change what a job computes: a finished job resumed with another value of these is still
@@ -36,10 +36,6 @@ class FinishedJob:
     return_value: float | None
 
 
-def _same_job_key(overrides: list[str]) -> list[str]:
-    return sorted(o for o in overrides if o.split("=")[0].lstrip("+~") not in COSMETIC)
-
-
 def finished_job(cfg: DictConfig) -> FinishedJob | None:
     """With resume=true in a sweep: this job's earlier result if it completed with the same overrides, else None."""
     if not cfg.get("resume") or not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
@@ -49,7 +45,7 @@ def finished_job(cfg: DictConfig) -> FinishedJob | None:
     if not path.is_file():
         return None
     record = json.loads(path.read_text())
-    if _same_job_key(record.get("overrides", [])) != _same_job_key(list(hydra_cfg.overrides.task)):
+    if resume_key(record.get("overrides", []), COSMETIC) != resume_key(list(hydra_cfg.overrides.task), COSMETIC):
         return None
     return FinishedJob(record.get("return_value"))
 

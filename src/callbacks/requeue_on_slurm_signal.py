@@ -34,6 +34,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from src.errors import ConfigError
+from src.fit_resume import slurm_restarts
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ class RequeueOnSlurmSignal(Callback):
             return
         if trainer.state.fn != TrainerFn.FITTING or not trainer.is_global_zero:
             return
-        restarts = int(os.environ.get("SLURM_RESTART_COUNT", "0"))
+        restarts = slurm_restarts()
         name = signal.Signals(self.acting_on).name
         if restarts >= self.max_requeues:
             log.warning(f"{name}: not requeued: the job was requeued {restarts} times (max_requeues)")
