@@ -29,9 +29,10 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from src.atomic_files import temporary_sibling, write_json_atomically
+from src.composition_errors import one_line_config_errors
 from src.errors import ConfigError
 from src.exit_on_user_error import exit_on_user_error
-from src.trained_run import TrainedRun, load_trained_run
+from src.trained_run import TrainedRun, load_trained_run, refuse_model_settings
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +187,7 @@ def output_path(cfg: DictConfig, run: TrainedRun) -> Path:
 def export(cfg: DictConfig) -> dict:
     """Export the network of `cfg.ckpt_path`, reload it and check it against PyTorch; returns the report."""
     check_export_args(cfg)
+    refuse_model_settings(cfg)
     run = load_trained_run(cfg.ckpt_path, paths=cfg.paths, prune_level=cfg.prune_level, ds_mode=cfg.ds_mode)
     net = network_to_ship(run, cfg.prune_level)
     height, width = run.config.data.size
@@ -246,6 +248,7 @@ def summary_line(report: dict) -> str:
     )
 
 
+@one_line_config_errors
 @hydra.main(version_base="1.3", config_path="../conf", config_name="export.yaml")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:

@@ -17,6 +17,7 @@ from src.errors import ConfigError
 from src.losses.segmentation_loss import SegmentationLoss
 from src.metrics.confusion import ConfusionMatrix, iou_per_class, mean_iou, pixel_accuracy
 from src.metrics.weighted_mean import WeightedMean
+from src.models.architecture import check_weights_fit
 
 STAGES = ("train", "val", "test")
 # The module logs values it has already reduced over processes (see _log_epoch_metrics); Lightning's advice to add
@@ -170,13 +171,9 @@ class SegmentationModule(LightningModule):
                 f"ckpt_path: the checkpoint was trained for {saved} classes but data.num_classes is"
                 f" {self.hparams.num_classes}; use the data it was trained on, or a checkpoint for this data"
             )
-        own = self.state_dict()
-        for key, tensor in checkpoint.get("state_dict", {}).items():
-            if key in own and own[key].shape != tensor.shape:
-                raise ConfigError(
-                    f"ckpt_path: the checkpoint's {key} is {tuple(tensor.shape)}, this config's model has"
-                    f" {tuple(own[key].shape)}; give the model.net settings it was trained with"
-                )
+        check_weights_fit(
+            checkpoint.get("state_dict", {}), self.state_dict(), "ckpt_path: the checkpoint", "this config"
+        )
 
     def time_budget_used(self) -> float:
         """Share of trainer.max_time spent training so far, 0 without a budget. Under DDP, rank 0's clock, shared

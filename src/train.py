@@ -7,6 +7,8 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from src.composition_errors import one_line_config_errors
+from src.config_checks import check_config
 from src.config_tree import print_config_tree
 from src.ddp_in_multirun import ddp_as_one_job
 from src.errors import ConfigError
@@ -18,6 +20,7 @@ from src.sweep_resume import finished_job
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit, then test the best checkpoint; returns every logged metric (fit's, then test's)."""
+    check_config(cfg)  # every value, before any data is read or network built
     if not cfg.train and not cfg.ckpt_path:
         raise ConfigError("train=false tests a trained model: give it with ckpt_path=<file.ckpt>")
     if cfg.get("resume") and cfg.ckpt_path not in (None, "last"):
@@ -47,6 +50,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
+@one_line_config_errors
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train.yaml")
 @exit_on_user_error
 def main(cfg: DictConfig) -> float | None:

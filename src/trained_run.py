@@ -14,6 +14,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from src.errors import ConfigError
+from src.models.architecture import check_weights_fit, describe_weights
 from src.module import SegmentationModule
 
 
@@ -33,6 +34,31 @@ class TrainedRun:
 def run_config_path(ckpt_path: Path) -> Path:
     """<run>/.hydra/config.yaml for <run>/checkpoints/<name>.ckpt."""
     return ckpt_path.parent.parent / ".hydra" / "config.yaml"
+
+
+def describe_checkpoint(ckpt_path: str | None) -> str:
+    """'ckpt_path=<file> is a UNet (...)', or what stands in for it when it cannot be read."""
+    if not ckpt_path:
+        return "ckpt_path is not given"
+    try:
+        state = torch.load(Path(ckpt_path).expanduser(), map_location="cpu", weights_only=True)["state_dict"]
+    except Exception:  # missing or unreadable: load_trained_run reports that on its own
+        return f"ckpt_path={ckpt_path} cannot be read"
+    return f"ckpt_path={ckpt_path} is {describe_weights(state)}"
+
+
+def model_from_checkpoint_error(ckpt_path: str | None) -> ConfigError:
+    """Why `model=...` cannot change what eval, predict and export run, and what to do instead."""
+    return ConfigError(
+        f"model: the network is the one the checkpoint was trained as ({describe_checkpoint(ckpt_path)}), built"
+        " from its run's .hydra/config.yaml; for another model, give ckpt_path a checkpoint of that model"
+    )
+
+
+def refuse_model_settings(cfg: DictConfig) -> None:
+    """`+model=...` composes, but eval, predict and export build the checkpoint's own model: say so, not ignore it."""
+    if "model" in cfg:
+        raise model_from_checkpoint_error(cfg.get("ckpt_path"))
 
 
 def load_trained_run(
@@ -74,13 +100,14 @@ def load_trained_run(
     state = checkpoint.get("state_dict") if isinstance(checkpoint, dict) else None
     if state is None:
         raise ConfigError(f"ckpt_path={ckpt_path}: no state_dict in it; expected a Lightning checkpoint")
-    try:
-        module.load_state_dict(state)
-    except RuntimeError as err:  # shape mismatch: usually another dataset's class count
+    saved_classes = checkpoint.get("hyper_parameters", {}).get("num_classes")
+    if saved_classes is not None and saved_classes != config.data.num_classes:
         raise ConfigError(
-            f"ckpt_path={ckpt_path} does not fit the model of {config_file} with data.num_classes="
-            f"{config.data.num_classes}: {str(err).splitlines()[-1].strip()}"
-        ) from err
+            f"ckpt_path={ckpt_path} was trained for {saved_classes} classes, but the data it is used with has"
+            f" {config.data.num_classes} (data.num_classes): use data with the classes it was trained on"
+        )
+    check_weights_fit(state, module.state_dict(), f"ckpt_path={ckpt_path}", f"its run's config {config_file}")
+    module.load_state_dict(state)
     net = module.net
     for key, value in (("prune_level", prune_level), ("ds_mode", ds_mode)):
         if value is None:

@@ -1,0 +1,47 @@
+"""Which network a set of weights belongs to, read from the weights alone, to name both sides of a mismatch.
+
+A checkpoint loaded into the wrong config otherwise fails with torch's list of missing keys or a size mismatch;
+"the checkpoint is a UNet (width 8, depth 2), this config builds a UNet++ (width 8, depth 2)" says what to change.
+The weights are enough: checkpoints written before this module existed describe themselves too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import torch
+
+from src.errors import ConfigError
+
+
+def describe_weights(state: Mapping[str, torch.Tensor], prefix: str = "net.") -> str:
+    """'a UNet (width 8, depth 2)', 'a UNet++ (width 4, depth 3, deep supervision)', 'a colour baseline (...)'."""
+    names = [k[len(prefix) :] for k in state if k.startswith(prefix)]
+    if f"{prefix}nodes.x_0_0.0.weight" in state:
+        depth = max(int(m.group(1)) for k in names if (m := re.match(r"nodes\.x_(\d+)_0\.", k)))
+        heads = {k.split(".")[1] for k in names if k.startswith("heads.")}
+        width = state[f"{prefix}nodes.x_0_0.0.weight"].shape[0]
+        supervision = ", deep supervision" if len(heads) > 1 else ""
+        return f"a UNet++ (model=unetpp; width {width}, depth {depth}{supervision})"
+    if f"{prefix}stem.0.weight" in state:
+        depth = len({k.split(".")[1] for k in names if k.startswith("encoders.")})
+        return f"a UNet (model=unet; width {state[f'{prefix}stem.0.weight'].shape[0]}, depth {depth})"
+    if f"{prefix}0.weight" in state:
+        convs = [k for k in names if re.fullmatch(r"\d+\.weight", k) and state[prefix + k].dim() == 4]
+        width = state[f"{prefix}0.weight"].shape[0]
+        return f"a colour baseline (model=colour_baseline; width {width}, {len(convs) - 1} hidden layers)"
+    return f"an unknown network ({len(names)} tensors)"
+
+
+def check_weights_fit(checkpoint_state: Mapping[str, torch.Tensor], model_state: Mapping[str, torch.Tensor],
+                      what: str, config: str) -> None:  # fmt: skip
+    """One ConfigError naming the checkpoint's network and the config's when they differ (`what` names the file)."""
+    saved, built = describe_weights(checkpoint_state), describe_weights(model_state)
+    if saved != built:
+        raise ConfigError(f"{what} is {saved}, but {config} builds {built}")
+    for key, tensor in checkpoint_state.items():  # same family, depth and width: a head or class count differs
+        if key in model_state and model_state[key].shape != tensor.shape:
+            raise ConfigError(
+                f"{what}: its {key} is {tuple(tensor.shape)}, but {config} builds {tuple(model_state[key].shape)}"
+            )
