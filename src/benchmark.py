@@ -30,12 +30,12 @@ import torch
 from hydra.utils import instantiate
 from lightning import Callback
 from omegaconf import DictConfig
-from rich.console import Console
 from rich.table import Table
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from src.atomic_files import write_json_atomically
+from src.console import stdout_console
 from src.exit_on_user_error import exit_on_user_error
 from src.metrics.confusion import ConfusionMatrix
 from src.model_table import build_rows, forward_gflops, time_batches
@@ -350,7 +350,7 @@ def print_table(result: dict) -> None:
         rows.append((f"profile: {row['op']}", f"{100 * row['share']:.1f}% of step time ({row['calls']} calls)"))
     for name, value in rows:
         table.add_row(name, value)
-    Console().print(table)
+    stdout_console().print(table)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="benchmark.yaml")

@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
-from rich.console import Console
 from rich.table import Table
 
+from src.console import stdout_console
 from src.data.datamodule import SPLITS, SegmentationDataModule
 from src.errors import ConfigError
 from src.exit_on_user_error import exit_on_user_error
@@ -78,7 +78,7 @@ def check_data(cfg: DictConfig) -> dict:
 
 
 def print_report(report: dict, class_names: list[str]) -> None:
-    console = Console()
+    console = stdout_console()
     console.print(f"{report['dataset']} at {report['root']}: {report['splits']}")
     console.print(f"prepared in {report['prepare_seconds']} s; cache per split: {report['cache'] or 'off'}")
     table = Table(title="Pixel share per class (%)")

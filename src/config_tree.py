@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
-from rich.console import Console
 from rich.syntax import Syntax
 from rich.tree import Tree
+
+from src.console import stdout_console
 
 ORDER = ("data", "model", "callbacks", "logger", "trainer", "paths")
 
@@ -19,4 +20,4 @@ def print_config_tree(cfg: DictConfig) -> None:
         value = cfg[key]
         text = OmegaConf.to_yaml(value, resolve=True) if isinstance(value, DictConfig) else str(value)
         tree.add(str(key), style="yellow").add(Syntax(text, "yaml", theme="ansi_dark"))
-    Console().print(tree)
+    stdout_console().print(tree)

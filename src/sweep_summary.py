@@ -16,10 +16,11 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from src.atomic_files import write_json_atomically, write_text_atomically
+from src.console import stdout_console
 
 METRICS = ("val/miou", "val/acc", "val/loss", "test/miou", "test/acc", "test/loss")
 
@@ -83,8 +84,9 @@ class SweepSummary(Callback):
         for column in columns:
             table.add_column(column, justify="left" if column in ("status", "swept") else "right")
         for row in rows:
-            table.add_row(*(format_cell(row.get(c)) for c in columns))
-        Console(width=200).print(table)
+            # Text, not markup: an override such as tags=[a,b] would otherwise be read as a style tag and vanish.
+            table.add_row(*(Text(format_cell(row.get(c))) for c in columns))
+        stdout_console().print(table)
 
 
 def format_cell(value: Any) -> str:
