@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +19,6 @@ from src.errors import USER_ERRORS
 
 log = logging.getLogger(__name__)
 WORKER_PREFIX = "Caught "  # torch re-raises a DataLoader worker's error with its traceback in the message
-SIGTERM_EXIT = 143  # 128 + SIGTERM, what a shell reports for a job ended by SIGTERM
 
 
 def user_error_line(err: BaseException) -> str | None:
@@ -38,16 +38,21 @@ def user_error_line(err: BaseException) -> str | None:
 def exit_on_user_error(task: Callable[..., Any]) -> Callable[..., Any]:
     """Log a user error as one line and exit with status 1; in a multirun, raise it for the sweep to handle.
 
-    A run stopped by SIGTERM (its checkpoint saved by CheckpointOnSigterm) exits with status 143, quietly.
+    A run stopped by SIGTERM or Ctrl-C (its checkpoint saved by CheckpointOnSigterm) exits quietly with status
+    143 or 130, as a shell reports a process those signals ended.
     """
 
     @functools.wraps(task)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         try:
             return task(*args, **kwargs)
-        except SIGTERMException:
-            log.warning("stopped by SIGTERM")
-            sys.exit(SIGTERM_EXIT)
+        except SIGTERMException as stop:  # SIGTERM, or Ctrl-C (src/callbacks/stop_on_sigint.py sets signum)
+            signum = getattr(stop, "signum", signal.SIGTERM)
+            log.warning(f"stopped by {signal.Signals(signum).name}")
+            sys.exit(128 + signum)
+        except KeyboardInterrupt:  # Ctrl-C before training started: nothing to save yet
+            log.warning("stopped by Ctrl-C before training started")
+            sys.exit(128 + signal.SIGINT)
         except Exception as err:
             line = user_error_line(err)
             multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN

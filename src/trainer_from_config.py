@@ -1,4 +1,5 @@
-"""The Lightning Trainer from `conf/trainer`, plus the `trainer.gpus=N` shorthand Lightning 2 removed."""
+"""The Lightning Trainer from `conf/trainer`, plus the `trainer.gpus=N` shorthand Lightning 2 removed and a
+`trainer.max_time` that ends validated (src/callbacks/time_budget.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 
+from src.callbacks.time_budget import TimeBudget
 from src.checkpoint_io import AtomicCheckpointIO
 from src.errors import ConfigError
 
@@ -39,6 +41,8 @@ def build_trainer(gpus: int | None = None, **trainer_kwargs: Any) -> Trainer:
     if SLURMEnvironment.detect():  # requeueing is RequeueOnSlurmSignal's (see why there), not Lightning's
         plugins.append(SLURMEnvironment(auto_requeue=False))
     trainer_kwargs["plugins"] = plugins
+    if (max_time := trainer_kwargs.pop("max_time", None)) is not None:  # Lightning's Timer, ending validated
+        trainer_kwargs["callbacks"] = [*(trainer_kwargs.get("callbacks") or []), TimeBudget(max_time)]
     if trainer_kwargs.get("enable_progress_bar") is False:  # Lightning refuses a progress bar callback then
         callbacks = trainer_kwargs.get("callbacks") or []
         trainer_kwargs["callbacks"] = [c for c in callbacks if not isinstance(c, ProgressBar)]

@@ -77,3 +77,17 @@ class PoisonWeightsAt(Callback):
         if trainer.global_step + 1 == self.step:
             with torch.no_grad():
                 next(pl_module.parameters()).fill_(float("nan"))
+
+
+class CtrlCTwice(Callback):
+    """Press Ctrl-C twice at the `count`-th training batch end: a real SIGINT to this process, then a second one
+    once the first has been handled (a user's two presses, without the race of timing them from outside)."""
+
+    def __init__(self, count: int) -> None:
+        self.count, self.seen = count, 0
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: object) -> None:
+        self.seen += 1
+        if self.seen == self.count:
+            os.kill(os.getpid(), signal.SIGINT)  # Python runs the handler before the next line
+            os.kill(os.getpid(), signal.SIGINT)

@@ -23,7 +23,7 @@ from src.errors import OutputError, TrainingError
 from src.history import read_history
 from src.loggers.appending_csv import AppendingCSVLogger
 from src.train import train
-from tests.conftest import ROOT, TINY
+from tests.conftest import ROOT, TINY, with_user_callbacks
 
 pytestmark = pytest.mark.slow
 
@@ -136,6 +136,69 @@ def test_sigterm_saves_a_resumable_checkpoint_and_exits_143_then_resume_finishes
     resumed = torch.load(last, weights_only=True)
     assert resumed["epoch"] == planned - 1
     assert resumed["global_step"] == planned * 10  # the cut epoch's remaining steps were run, not the whole epoch again
+
+
+def start_as_from_a_terminal(args: list[str]) -> subprocess.Popen:
+    """`python -m src.train` with Ctrl-C's default disposition (a test runner may have started with it ignored)."""
+    cmd = [sys.executable, "-m", "src.train", *args]
+
+    def default_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    return subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=default_sigint
+    )
+
+
+def test_ctrl_c_saves_metrics_and_plots_exits_130_then_resume_continues_from_that_step(tmp_path, data_cache):
+    """A real SIGINT to a real run with the callbacks, loggers and progress bar a user has."""
+    run_dir, last = tmp_path / "run", tmp_path / "run" / "checkpoints" / "last.ckpt"
+    args = [
+        *with_user_callbacks(RUN),
+        "data.sizes.train=40",
+        f"paths.data_dir={data_cache}",
+        f"hydra.run.dir={run_dir}",
+    ]
+    proc = start_as_from_a_terminal([*args, "trainer.max_epochs=40"])  # 10 steps per epoch
+    deadline = time.monotonic() + 120
+    while mtime(last) == 0:
+        assert proc.poll() is None and time.monotonic() < deadline, "no checkpoint"
+        time.sleep(0.02)
+    time.sleep(0.3)
+    before = {p.name: p.read_bytes() for p in (run_dir / "checkpoints").glob("epoch_*.ckpt")}
+    proc.send_signal(signal.SIGINT)
+    output = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 130, output[-3000:]
+    assert "SIGINT: saved" in output and "stopped by SIGINT" in output and "Traceback" not in output
+    saved = torch.load(last, weights_only=True)
+    assert saved["global_step"] > 10  # written at the interrupt, after epoch 0's checkpoint
+    summary = json.loads((run_dir / "metrics.json").read_text())
+    assert summary["global_steps"] == saved["global_step"] and summary["epochs_run"] == saved["epoch"]
+    assert [h["epoch"] for h in summary["history"]] == list(range(saved["epoch"]))  # each finished epoch
+    assert summary["best_val"]["val/miou"] >= 0
+    assert all((run_dir / "plots" / f"{m}.png").stat().st_size > 0 for m in ("loss", "accuracy", "miou"))
+    for name, data in before.items():  # the best checkpoint written before the interrupt is untouched
+        assert (run_dir / "checkpoints" / name).read_bytes() == data
+
+    planned = saved["epoch"] + 2
+    final = start_as_from_a_terminal([*args, f"trainer.max_epochs={planned}", "resume=true"])
+    output = final.communicate(timeout=300)[0]
+    assert final.returncode == 0, output[-3000:]
+    resumed = torch.load(last, weights_only=True)
+    assert resumed["global_step"] == planned * 10  # the cut epoch's remaining steps, not the whole epoch again
+    assert json.loads((run_dir / "metrics.json").read_text())["epochs_run"] == planned
+
+
+def test_a_second_ctrl_c_exits_at_once_with_130_and_leaves_complete_checkpoints(tmp_path, data_cache):
+    run_dir = tmp_path / "run"
+    twice = ["+callbacks.ctrl_c._target_=tests.fault_injection.CtrlCTwice", "+callbacks.ctrl_c.count=5"]
+    args = [*RUN, *twice, f"paths.data_dir={data_cache}", f"hydra.run.dir={run_dir}"]
+    proc = start_as_from_a_terminal(args)
+    output = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 130, output[-3000:]
+    assert "second Ctrl-C: exiting now" in output and "SIGINT: saved" not in output
+    assert checkpoints_all_load(run_dir) >= 1  # epoch 1's checkpoints, whole
+    assert not (run_dir / "metrics.json").exists()  # at once: nothing more was written
 
 
 def test_a_batch_with_every_pixel_ignored_trains_with_loss_0_not_nan(cfg_tiny):

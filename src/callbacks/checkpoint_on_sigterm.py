@@ -1,8 +1,9 @@
-"""Save a resumable checkpoint when the run is told to stop (SIGTERM: what clusters send before pre-emption)."""
+"""Save a resumable checkpoint when the run is told to stop (SIGTERM: what clusters send before pre-emption; Ctrl-C)."""
 
 from __future__ import annotations
 
 import logging
+import signal
 from pathlib import Path
 
 import lightning as L
@@ -34,7 +35,8 @@ class CheckpointOnSigterm(Callback):
         # (each raises at its own next boundary). DDP keeps the weights equal, so rank 0 alone writes them.
         checkpoint = trainer._checkpoint_connector.dump_checkpoint()
         trainer.strategy.checkpoint_io.save_checkpoint(checkpoint, self.path)
+        name = signal.Signals(getattr(exception, "signum", signal.SIGTERM)).name  # SIGINT: see stop_on_sigint.py
         log.warning(
-            f"SIGTERM: saved {self.path} at epoch {trainer.current_epoch}, step {trainer.global_step};"
+            f"{name}: saved {self.path} at epoch {trainer.current_epoch}, step {trainer.global_step};"
             " continue with the same command plus resume=true"
         )

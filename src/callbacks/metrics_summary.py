@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from lightning import Callback, LightningModule, Trainer
-from rich.console import Console
+from lightning.pytorch.trainer.states import TrainerFn
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from rich.table import Table
 
 from src.atomic_files import write_json_atomically
+from src.console import stdout_console
 from src.errors import ConfigError
 from src.history import csv_metrics_file, read_history
 
@@ -40,7 +42,7 @@ def print_class_table(title: str, ious: dict[str, float | None]) -> None:
     for name, iou in ious.items():
         if iou is not None:
             table.add_row(name, f"{iou:.3f}")
-    Console().print(table)
+    stdout_console().print(table)
 
 
 class MetricsSummary(Callback):
@@ -132,3 +134,8 @@ class MetricsSummary(Callback):
                 "history": self.history,
             },
         )
+
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        """Stopped by SIGTERM or Ctrl-C during fit: metrics.json for the epochs run, as at the end of fit."""
+        if isinstance(exception, SIGTERMException) and trainer.state.fn == TrainerFn.FITTING:
+            self.on_fit_end(trainer, pl_module)

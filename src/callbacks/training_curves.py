@@ -6,6 +6,8 @@ import logging
 from pathlib import Path
 
 from lightning import Callback, LightningModule, Trainer
+from lightning.pytorch.trainer.states import TrainerFn
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from src.figures.curves import plot_curves
 from src.history import csv_metrics_file, read_history
@@ -28,3 +30,8 @@ class TrainingCurves(Callback):
             return
         written = plot_curves(read_history(metrics_csv), self.out_dir)
         log.info("curves: %s", ", ".join(str(p) for p in written) or "none (no epoch logged)")
+
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        """Stopped by SIGTERM or Ctrl-C during fit: the curves of the epochs run."""
+        if isinstance(exception, SIGTERMException) and trainer.state.fn == TrainerFn.FITTING:
+            self.on_fit_end(trainer, pl_module)
