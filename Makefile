@@ -43,7 +43,7 @@ model-table: install  ## params, GFLOPs and CPU inference img/s of UNet and UNet
 DOCS := outputs/docs
 docs-figures: install  ## README's example images from the built-in scenes: a UNet vs UNet++ quickstart sweep, eval, predict, report, export (~25 min on 2 cores)
 	$(BIN)/python -m src.train -m experiment=quickstart model=unet,unetpp hydra.sweep.dir=$(DOCS)/sweep
-	$(BIN)/python -m src.eval ckpt_path=$$($(BIN)/python -c "import json; print(json.load(open('$(DOCS)/sweep/0/metrics.json'))['checkpoints']['best'])") hydra.run.dir=$(DOCS)/eval
+	$(BIN)/python -m src.eval mc_samples=20 ckpt_path=$$($(BIN)/python -c "import json; print(json.load(open('$(DOCS)/sweep/0/metrics.json'))['checkpoints']['best'])") hydra.run.dir=$(DOCS)/eval
 	mkdir -p docs/images
 	cp $$(ls data/synthetic/v1_seed0_train600-val100-test100_128x256/leftImg8bit/test/*/*.png | head -1) docs/images/predict_input.png
 	$(BIN)/python -m src.predict ckpt_path=$(DOCS)/sweep/0/checkpoints/last.ckpt input=docs/images/predict_input.png hydra.run.dir=$(DOCS)/predict

@@ -3,7 +3,9 @@
 For each image, at its own resolution, into the run folder (outputs/predict/<date>/<time>/, mirroring the
 input's sub-folders): `<name>_label.png` (class indices), `<name>_color.png` (the label table's colours),
 `<name>_overlay.png` (mask over the photo) and `<name>_uncertainty.png` (predictive entropy, black = certain,
-bright = log(C) nats; from the MC-dropout mean with mc_samples >= 2). predictions.json lists them all.
+bright = log(C) nats; from the MC-dropout mean with mc_samples >= 2), all four pixel-aligned with the input;
+and `<name>_overlay_legend.png`, the overlay with a legend strip (swatch and name of each predicted class)
+under it. predictions.json lists them all, and the classes present in each image.
 """
 
 from __future__ import annotations
@@ -22,13 +24,16 @@ from PIL import Image
 from rich.progress import track
 
 from src.atomic_files import write_json_atomically
+from src.composition_errors import one_line_config_errors
 from src.data.datamodule import check_size
 from src.data.decode import read_image, resize_image
 from src.data.folder import IMAGE_EXTENSIONS
+from src.data.labels import ClassTable
 from src.errors import ConfigError, DataError
 from src.exit_on_user_error import exit_on_user_error
+from src.figures.legend import present_classes, with_legend_below
 from src.figures.segmentation import colorize, heatmap, overlay
-from src.trained_run import load_trained_run
+from src.trained_run import load_trained_run, refuse_model_settings
 from src.uncertainty import Prediction, entropy, mc_samples_for, predict, predict_mc_dropout
 
 log = logging.getLogger(__name__)
@@ -83,17 +88,25 @@ def to_input_size(result: Prediction, height: int, width: int) -> Prediction:
     return Prediction(probs, entropy(probs), mutual_information)
 
 
-def write_outputs(photo: np.ndarray, result: Prediction, palette: np.ndarray, stem: Path, alpha: float) -> dict:
-    """The four PNGs of one image; returns their paths and the image's mean uncertainty."""
+def write_outputs(photo: np.ndarray, result: Prediction, table: ClassTable, stem: Path, alpha: float) -> dict:
+    """The five PNGs of one image; returns their paths, the classes predicted and the mean uncertainty.
+
+    The legend goes into a file of its own rather than into `_color`/`_overlay`, so those stay pixel-aligned
+    with the input (same size, pixel for pixel) for tools that stack or compare them.
+    """
     labels = result.probs[0].argmax(0).byte().cpu().numpy()
     uncertainty = result.entropy[0].cpu().numpy()
+    palette = table.palette()
     colours = colorize(labels, palette)
+    blended = overlay(photo, colours, alpha)
+    classes = present_classes([labels], table.num_classes)
     max_entropy = math.log(result.probs.shape[1])
     files = {
         "label": (labels, "_label.png"),
         "color": (colours, "_color.png"),
-        "overlay": (overlay(photo, colours, alpha), "_overlay.png"),
+        "overlay": (blended, "_overlay.png"),
         "uncertainty": (heatmap(uncertainty, max_entropy), "_uncertainty.png"),
+        "overlay_legend": (with_legend_below(blended, classes, table.names, palette), "_overlay_legend.png"),
     }
     stem.parent.mkdir(parents=True, exist_ok=True)
     written = {}
@@ -101,6 +114,7 @@ def write_outputs(photo: np.ndarray, result: Prediction, palette: np.ndarray, st
         path = stem.with_name(stem.name + suffix)
         Image.fromarray(array).save(path)
         written[kind] = str(path)
+    written["classes_present"] = [table.names[i] for i in classes]
     written["mean_entropy"] = float(uncertainty.mean())
     if result.mutual_information is not None:
         written["mean_mutual_information"] = float(result.mutual_information.mean())
@@ -111,6 +125,7 @@ def predict_images(cfg: DictConfig) -> dict:
     """Predict every input image; returns what predictions.json holds. Unreadable images are listed, not fatal."""
     check_predict_args(cfg)
     root, images = find_images(cfg.input)
+    refuse_model_settings(cfg)
     run = load_trained_run(cfg.ckpt_path, cfg.paths, None, cfg.prune_level, cfg.ds_mode)
     use_cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
     device = torch.device("cuda" if use_cuda else "cpu")
@@ -136,8 +151,7 @@ def predict_images(cfg: DictConfig) -> dict:
         result = to_input_size(result, *photo.shape[:2])  # on the CPU: a large photo's C x H x W probabilities
         stem = out_dir / path.relative_to(root).with_suffix("")
         done.append(
-            {"input": str(path), "size": list(photo.shape[:2])}
-            | write_outputs(photo, result, table.palette(), stem, cfg.alpha)
+            {"input": str(path), "size": list(photo.shape[:2])} | write_outputs(photo, result, table, stem, cfg.alpha)
         )
     summary = {
         "ckpt_path": str(run.ckpt_path),
@@ -155,6 +169,7 @@ def predict_images(cfg: DictConfig) -> dict:
     return summary
 
 
+@one_line_config_errors
 @hydra.main(version_base="1.3", config_path="../conf", config_name="predict.yaml")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:

@@ -15,6 +15,7 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 from src.errors import ConfigError
+from src.eval import MC_HINT
 from src.trained_run import load_trained_run
 from tests.conftest import ROOT, run_module
 
@@ -32,6 +33,7 @@ def evaluated(trained_run: Path, data_cache: Path, tmp_path_factory: pytest.Temp
     proc = run_module("src.eval", [*args, f"hydra.run.dir={out}"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "per class" in proc.stdout and "road" in proc.stdout  # the printed class table
+    assert "mc_dropout: loss" in proc.stderr and MC_HINT not in proc.stderr  # MC asked for: scored, no hint
     return out
 
 
@@ -45,7 +47,7 @@ def test_eval_reproduces_the_training_runs_test_scores(evaluated: Path, trained_
     assert 0.1 < ours["test"]["test/acc"] < 1  # the model learned something: the scores below are not degenerate
     assert 0 <= ours["test"]["test/ece"] <= 1 and 0 < ours["test"]["test/error_auroc"] < 1
     mc = ours["mc_dropout"]
-    assert mc["samples"] == 4
+    assert mc["samples"] == 4 and ours["mc_samples"] == 4
     for key in ("test/acc", "test/miou", "test/ece", "test/error_auroc", "test/error_auroc_mutual_information"):
         assert 0 <= mc[key] <= 1
 
@@ -83,12 +85,21 @@ def test_eval_figures_are_written(evaluated: Path):
             assert image.width >= min_width and image.height >= 400
 
 
-def test_eval_on_the_val_split(trained_run: Path, data_cache: Path, tmp_path: Path):
-    args = [f"ckpt_path={trained_run / 'checkpoints' / 'last.ckpt'}", "split=val", "mc_samples=0"]
+def test_eval_on_the_val_split_scores_softmax_only_by_default(trained_run: Path, data_cache: Path, tmp_path: Path):
+    """No mc_samples given: one softmax pass, no MC-dropout scores anywhere, and the log says how to get them."""
+    args = [f"ckpt_path={trained_run / 'checkpoints' / 'last.ckpt'}", "split=val"]
     proc = run_module("src.eval", [*args, f"paths.data_dir={data_cache}", f"hydra.run.dir={tmp_path}"])
     assert proc.returncode == 0, proc.stderr[-2000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert metrics["split"] == "val" and "val/miou" in metrics["val"] and "mc_dropout" not in metrics
+    assert metrics["split"] == "val" and "mc_dropout" not in metrics and metrics["mc_samples"] == 0
+    assert set(metrics["val"]) == {f"val/{k}" for k in ("loss", "acc", "miou", "ece", "error_auroc")}
+    assert "softmax: loss" in proc.stderr and "mc_dropout: loss" not in proc.stderr
+    assert MC_HINT in proc.stderr and "mc_samples=20" in MC_HINT
+    assert MC_HINT in (tmp_path / "eval.log").read_text()  # the run folder's log keeps it too
+    with Image.open(tmp_path / "reliability.png") as image:  # one column (softmax), not two
+        assert 400 <= image.width < 800
+    for name in ("class_metrics.csv", "class_metrics.md", "confusion_matrix.csv", "confusion_matrix.png"):
+        assert (tmp_path / name).stat().st_size > 0
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""`python -m src.predict`: four PNGs per image at the input's resolution, the model's own labels, bad files."""
+"""`python -m src.predict`: four pixel-aligned PNGs per image at the input's resolution and the overlay with a
+class legend, the model's own labels, bad files."""
 
 from __future__ import annotations
 
@@ -14,12 +15,14 @@ from PIL import Image
 
 from src.data.labels import cityscapes_table
 from src.errors import ConfigError
+from src.figures.legend import MIN_FONT_PX
 from src.predict import find_images
 from src.trained_run import load_trained_run
 from tests.conftest import ROOT, run_module
 
 pytestmark = pytest.mark.slow
-KINDS = ("label", "color", "overlay", "uncertainty")
+KINDS = ("label", "color", "overlay", "uncertainty")  # pixel-aligned with the input
+STEMS = {"street": (128, 64), "more/grey": (301, 97), "more/alpha": (200, 150)}  # (width, height)
 
 
 def a_test_image(data_cache: Path) -> Path:
@@ -50,7 +53,7 @@ def predicted(trained_run: Path, inputs: Path, tmp_path_factory: pytest.TempPath
 
 def test_predict_writes_four_pngs_per_image_at_its_own_size(predicted: Path):
     palette = cityscapes_table().palette()
-    for stem, (width, height) in (("street", (128, 64)), ("more/grey", (301, 97)), ("more/alpha", (200, 150))):
+    for stem, (width, height) in STEMS.items():
         images = {kind: Image.open(predicted / f"{stem}_{kind}.png") for kind in KINDS}
         assert {im.size for im in images.values()} == {(width, height)}
         assert images["label"].mode == "L" and images["color"].mode == "RGB"
@@ -63,6 +66,29 @@ def test_predict_writes_four_pngs_per_image_at_its_own_size(predicted: Path):
     for entry in summary["images"]:
         assert 0 < entry["mean_entropy"] <= math.log(34)
         assert 0 <= entry["mean_mutual_information"] <= entry["mean_entropy"]
+
+
+def test_overlay_legend_is_the_overlay_over_a_strip_of_the_predicted_classes(predicted: Path):
+    table = cityscapes_table()
+    palette, entries = table.palette(), json.loads((predicted / "predictions.json").read_text())["images"]
+    for stem, (width, height) in STEMS.items():
+        entry = next(e for e in entries if e["overlay"] == str(predicted / f"{stem}_overlay.png"))
+        assert entry["overlay_legend"] == str(predicted / f"{stem}_overlay_legend.png")
+        labels = np.asarray(Image.open(predicted / f"{stem}_label.png"))
+        present = sorted(np.unique(labels))
+        assert entry["classes_present"] == [table.names[i] for i in present]
+        overlay = np.asarray(Image.open(predicted / f"{stem}_overlay.png"))
+        with_legend = np.asarray(Image.open(entry["overlay_legend"]).convert("RGB"))
+        assert with_legend.shape[0] > height and with_legend.shape[1] >= width  # grew by the strip
+        assert np.array_equal(with_legend[:height, :width], overlay)  # the overlay itself, pixel for pixel
+        strip = with_legend[height:]
+        for i in present:  # a font-high swatch (1-pixel outline) of each predicted class's colour
+            assert np.all(strip == palette[i], axis=-1).sum() >= (MIN_FONT_PX - 2) ** 2, table.names[i]
+        shown = {tuple(palette[i]) for i in present}
+        others = {tuple(palette[i]) for i in range(34)} - shown
+        # No swatch of a class not predicted (its colour checked unless grey: anti-aliased black text makes greys).
+        for colour in (c for c in others if len(set(c)) > 1):
+            assert not np.all(strip == colour, axis=-1).any(), colour
 
 
 def test_predicted_labels_are_the_models_argmax(trained_run: Path, inputs: Path, tmp_path: Path):

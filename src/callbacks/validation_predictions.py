@@ -1,4 +1,5 @@
-"""Every N epochs: the same validation samples as input | ground truth | prediction | uncertainty.
+"""Every N epochs: the same validation samples as input | ground truth | prediction | uncertainty, under them
+a legend of the classes shown (names and colours from the datamodule's label table).
 
 Shown in TensorBoard (IMAGES tab, `val/predictions`) and saved as `<run>/images/val_epoch_<E>.png`, which
 `python -m src.report` puts side by side for the runs of a sweep.

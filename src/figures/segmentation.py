@@ -3,6 +3,7 @@ uncertainty grid that TensorBoard, the run folder and the report show."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,9 +11,12 @@ import numpy as np
 import torch
 from matplotlib import colormaps
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch
+
+from src.figures.legend import class_patches, present_classes
 
 UNCERTAINTY_CMAP = "inferno"  # dark = certain, bright = uncertain; readable in greyscale too
+LEGEND_COLUMNS = 6
+LEGEND_ROW_IN = 0.2  # inches a row of the class legend takes at fontsize 8: reserved under the panels
 
 
 def denormalize(image: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
@@ -51,12 +55,18 @@ def prediction_grid(
     uncertainty_label: str = "predictive entropy (nats)",
 ) -> Figure:
     """Rows of samples; columns input | ground truth | prediction | uncertainty, with a legend of the classes
-    shown and a colour bar for the uncertainty scale."""
+    shown (in the truths or the predictions; `fig.legends[0]`) and a colour bar for the uncertainty scale."""
     rows = len(photos)
     height, width = photos[0].shape[:2]
     panel = 2.6  # inches per panel width
-    fig = Figure(figsize=(4 * panel + 0.6, rows * panel * height / width + 1.4), dpi=110)
-    axes = fig.subplots(rows, 4, squeeze=False)
+    handles = class_patches(present_classes([*truths, *predictions], len(class_names)), class_names, palette)
+    legend_in = 0.15 + LEGEND_ROW_IN * math.ceil(len(handles) / LEGEND_COLUMNS)  # grows with the classes shown
+    top_in = 0.45 if title else 0.3
+    fig_height = rows * panel * height / width + 0.5 + top_in + legend_in
+    fig = Figure(figsize=(4 * panel + 0.6, fig_height), dpi=110)
+    # Margins before the colour bar is made: it takes its place from the uncertainty axes as they are then.
+    margins = {"left": 0.01, "right": 0.9, "top": 1 - top_in / fig_height, "bottom": legend_in / fig_height}
+    axes = fig.subplots(rows, 4, squeeze=False, gridspec_kw=margins)
     columns = ("input", "ground truth", "prediction", "uncertainty")
     for r in range(rows):
         panels = (photos[r], colorize(truths[r], palette), colorize(predictions[r], palette), None)
@@ -71,14 +81,10 @@ def prediction_grid(
             if r == 0:
                 ax.set_title(columns[c], fontsize=10)
     fig.colorbar(shown, ax=axes[:, 3].tolist(), fraction=0.05, pad=0.02, label=uncertainty_label)
-    present = sorted(set(np.unique(np.concatenate([np.ravel(t) for t in (*truths, *predictions)]))))
-    handles = [
-        Patch(color=palette[i] / 255, label=class_names[i]) for i in present if i < len(class_names)
-    ]  # ignored pixels (black) have no class
-    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), fontsize=8, frameon=False)
+    ncol = max(1, min(len(handles), LEGEND_COLUMNS))
+    fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=8, frameon=False, borderaxespad=0.3)
     if title:
         fig.suptitle(title, fontsize=11)
-    fig.subplots_adjust(left=0.01, right=0.9, top=0.93 if title else 0.96, bottom=0.1 + 0.02 * (len(handles) // 6))
     return fig
 
 
