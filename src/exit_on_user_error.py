@@ -7,15 +7,18 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.types import RunMode
+from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf.errors import MissingMandatoryValue
 
 from src.errors import USER_ERRORS
+from src.run_folder_on_error import settle_failed_run_folder
 
 log = logging.getLogger(__name__)
 WORKER_PREFIX = "Caught "  # torch re-raises a DataLoader worker's error with its traceback in the message
@@ -58,7 +61,9 @@ def exit_on_user_error(task: Callable[..., Any]) -> Callable[..., Any]:
             multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
             if line is None or multirun:
                 raise
-            log.error(line)
+            if rank_zero_only.rank == 0:  # the other DDP processes share rank 0's folder
+                log.info(settle_failed_run_folder(Path(HydraConfig.get().runtime.output_dir)))
+            log.error(line)  # last, so the error is the line a user reads
             sys.exit(1)
 
     return wrapped

@@ -20,6 +20,7 @@ from hydra.core.global_hydra import GlobalHydra
 from PIL import Image
 
 from src.exit_on_user_error import user_error_line
+from src.run_folder_on_error import CREATED_BY_THIS_LAUNCH, settle_failed_run_folder
 from src.train import train
 from tests.conftest import ROOT, TINY, TINY_REAL_DATA, TRAINED_RUN, compose_tiny
 from tests.fake_datasets import write_camvid
@@ -97,6 +98,8 @@ def test_cli_errors_end_in_one_line_exit_1_without_a_traceback_and_train_nothing
             failures.append(f"{what}: exit {proc.returncode}, expected {line!r}\n{proc.stderr[-1500:]}")
         if training_started(run_dir):
             failures.append(f"{what}: training started")
+        if run_dir.exists():  # Hydra's refusals come before the folder; the others remove what they made
+            failures.append(f"{what}: left {run_dir} behind: {sorted(p.name for p in run_dir.iterdir())}")
         print(f"{what}: {lines[-1][-150:]}")
     assert not failures, "\n\n".join(failures)
 
@@ -254,5 +257,31 @@ def test_first_contact_mistakes_end_in_one_line_before_any_work_and_change_nothi
         if proc.returncode != 1 or line not in last or "Traceback" in proc.stderr:
             failures.append(f"{what}: exit {proc.returncode}, expected {line!r}\n{proc.stderr[-1500:]}")
         print(f"{what}: {last[-160:]}")
+        if (tmp_path / "runs" / "".join(c if c.isalnum() else "_" for c in what)).exists():
+            failures.append(f"{what}: left its empty run folder behind")
     assert not failures, "\n\n".join(failures)
     assert snapshot(trained_run) == before  # the checkpoint and everything beside it untouched
+
+
+def test_a_refused_run_keeps_a_folder_that_was_there_or_holds_results_and_says_so(tmp_path, data_cache):
+    existing = tmp_path / "mine"
+    (existing / "notes").mkdir(parents=True)
+    (existing / "notes" / "todo.txt").write_text("keep me")
+    args = [*TINY, "data.batch_size=0", f"paths.data_dir={data_cache}", f"hydra.run.dir={existing}"]
+    proc = subprocess.run([sys.executable, "-m", "src.train", *args], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 1 and "ConfigError: data.batch_size must be a positive integer" in proc.stderr
+    assert f"kept the run folder {existing}: it holds notes" in proc.stderr.strip().splitlines()[-2]
+    assert (existing / "notes" / "todo.txt").read_text() == "keep me"
+
+    made = tmp_path / "made"  # what a refused run makes: config, log, hyperparameters; plus a checkpoint
+    for name in (".hydra/config.yaml", "train.log", "csv/hparams.yaml", "tensorboard/events.out.tfevents.1"):
+        (made / name).parent.mkdir(parents=True, exist_ok=True)
+        (made / name).write_text("x")
+    CREATED_BY_THIS_LAUNCH[:] = [made, tmp_path]
+    (made / "checkpoints").mkdir()
+    (made / "checkpoints" / "last.ckpt").write_text("x")
+    assert settle_failed_run_folder(made) == f"kept the run folder {made}: it holds checkpoints"
+    (made / "checkpoints" / "last.ckpt").unlink()
+    (made / "checkpoints").rmdir()
+    assert settle_failed_run_folder(made).startswith(f"removed the run folder {made}: it held only the config")
+    assert not made.exists() and tmp_path.is_dir()  # tmp_path held `mine`: not empty, so kept
