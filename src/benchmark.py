@@ -35,6 +35,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from src.atomic_files import write_json_atomically
+from src.composition_errors import one_line_config_errors
 from src.console import stdout_console
 from src.exit_on_user_error import exit_on_user_error
 from src.metrics.confusion import ConfusionMatrix
@@ -353,6 +354,7 @@ def print_table(result: dict) -> None:
     stdout_console().print(table)
 
 
+@one_line_config_errors
 @hydra.main(version_base="1.3", config_path="../conf", config_name="benchmark.yaml")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:

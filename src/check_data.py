@@ -19,6 +19,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from rich.table import Table
 
+from src.composition_errors import one_line_config_errors
 from src.console import stdout_console
 from src.data.datamodule import SPLITS, SegmentationDataModule
 from src.errors import ConfigError
@@ -96,6 +97,7 @@ def print_report(report: dict, class_names: list[str]) -> None:
     )
 
 
+@one_line_config_errors
 @hydra.main(version_base="1.3", config_path="../conf", config_name="check_data.yaml")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:

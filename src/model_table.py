@@ -20,6 +20,7 @@ from omegaconf import DictConfig
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from src.composition_errors import one_line_config_errors
 from src.models import NestedUNet, UNet
 
 BEGIN, END = "<!-- model-table:begin -->", "<!-- model-table:end -->"
@@ -113,6 +114,7 @@ def model_table(cfg: DictConfig) -> list[dict]:
     ]
 
 
+@one_line_config_errors
 @hydra.main(version_base="1.3", config_path="../conf", config_name="model_table.yaml")
 def main(cfg: DictConfig) -> None:
     results = model_table(cfg)

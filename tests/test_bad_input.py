@@ -8,6 +8,7 @@ with, so each row costs no Python start-up.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -17,11 +18,14 @@ import numpy as np
 import pytest
 import torch
 from hydra.core.global_hydra import GlobalHydra
+from omegaconf import OmegaConf
 from PIL import Image
 
+from src.errors import ConfigError
 from src.exit_on_user_error import user_error_line
 from src.run_folder_on_error import CREATED_BY_THIS_LAUNCH, settle_failed_run_folder
 from src.train import train
+from src.trained_run import load_trained_run
 from tests.conftest import ROOT, TINY, TINY_REAL_DATA, TRAINED_RUN, compose_tiny
 from tests.fake_datasets import write_camvid
 
@@ -285,3 +289,23 @@ def test_a_refused_run_keeps_a_folder_that_was_there_or_holds_results_and_says_s
     (made / "checkpoints").rmdir()
     assert settle_failed_run_folder(made).startswith(f"removed the run folder {made}: it held only the config")
     assert not made.exists() and tmp_path.is_dir()  # tmp_path held `mine`: not empty, so kept
+
+
+def test_eval_predict_export_name_both_networks_when_a_checkpoint_does_not_fit_its_run_config(tmp_path, trained_run):
+    """A UNet checkpoint in a run folder whose config says UNet++ (a file copied into the wrong run)."""
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    shutil.copy(trained_run / "checkpoints" / "last.ckpt", run / "checkpoints" / "last.ckpt")
+    shutil.copytree(trained_run / ".hydra", run / ".hydra")
+    config = OmegaConf.load(run / ".hydra" / "config.yaml")
+    config.model.net._target_ = "src.models.nested_unet.NestedUNet"
+    config.model.net.deep_supervision = True
+    OmegaConf.save(config, run / ".hydra" / "config.yaml")
+    ckpt = run / "checkpoints" / "last.ckpt"
+    paths = OmegaConf.create(OmegaConf.to_container(config.paths))
+    with pytest.raises(ConfigError) as raised:
+        load_trained_run(str(ckpt), paths)
+    assert str(raised.value) == (
+        f"ckpt_path={ckpt} is a UNet (model=unet; width 8, depth 2), but its run's config"
+        f" {run / '.hydra' / 'config.yaml'} builds a UNet++ (model=unetpp; width 8, depth 2, deep supervision)"
+    )
