@@ -1,10 +1,10 @@
 """Every value a user can set, checked before any work: one ConfigError naming the key, the value and what is allowed.
 
-Three layers, cheapest first, all before data is read or a network built:
-- keys: each `_target_` node may hold only its constructor's arguments (unknown keys get the closest one);
-- types: each value against its constructor's own type hint (pydantic), so config and code cannot disagree;
-- ranges and relations the hints cannot say (a positive batch, `depth` against `data.size`): RANGES and
-  `check_relations` below.
+Three layers, all before data is read or a network built:
+- ranges the hints cannot say (a positive batch size, a probability): RANGES below, in the words of the error;
+- keys: each `_target_` node may hold only its constructor's arguments (unknown keys get the closest one), and
+  types: each value against its constructor's own type hint (pydantic), so config and code cannot disagree;
+- relations between keys (`depth` against `data.size`): `check_relations`.
 Not Hydra structured configs: OmegaConf 2.3 has no union types (num_workers: auto|int, val_check_interval:
 int|float|null, max_time: str|dict), no ranges, and a dataclass per option would repeat every YAML file's keys.
 """
@@ -32,8 +32,6 @@ from src.errors import ConfigError
 HYDRA_KEYS = {"_target_", "_partial_", "_convert_", "_recursive_", "_args_"}
 KWARGS_GO_TO = {"src.trainer_from_config.build_trainer": Trainer}  # targets whose **kwargs one callable takes
 MAX_TIME = re.compile(r"^\d{1,2}:\d{1,2}:\d{1,2}:\d{1,2}$")  # Lightning's "DD:HH:MM:SS"
-
-
 ALIASES = {"width": "base_channels", "epochs": "max_epochs", "workers": "num_workers", "classes": "num_classes"}
 
 
@@ -237,7 +235,7 @@ def check_relations(config: dict) -> None:
     _, size = lookup(config, "data.size")
     found, depth = lookup(config, "model.net.depth")
     if found and isinstance(size, list) and is_int(depth):
-        deepest = max(d for d in range(1, 64) if 2**d <= min(size))
+        deepest = min(size).bit_length() - 1  # the most halvings that leave at least one pixel
         if depth > deepest:
             raise ConfigError(
                 f"model.net.depth={depth}: at most {deepest} for data.size={size}; each level halves the input,"

@@ -1,0 +1,46 @@
+"""Which network a set of weights is, read from the weights alone: what a checkpoint mismatch names."""
+
+import pytest
+
+from src.errors import ConfigError
+from src.models.architecture import check_weights_fit, describe_weights
+from src.models.nested_unet import NestedUNet
+from src.models.pixel_classifier import PixelClassifier
+from src.models.unet import UNet
+
+
+def weights(net) -> dict:
+    return {f"net.{k}": v for k, v in net.state_dict().items()}
+
+
+def test_weights_name_the_family_width_depth_and_deep_supervision():
+    assert describe_weights(weights(UNet(3, 5, base_channels=4, depth=3))) == "a UNet (model=unet; width 4, depth 3)"
+    assert describe_weights(weights(NestedUNet(3, 5, base_channels=6, depth=2))) == (
+        "a UNet++ (model=unetpp; width 6, depth 2)"
+    )
+    assert describe_weights(weights(NestedUNet(3, 5, base_channels=6, depth=2, deep_supervision=True))) == (
+        "a UNet++ (model=unetpp; width 6, depth 2, deep supervision)"
+    )
+    assert describe_weights(weights(PixelClassifier(3, 5, hidden_channels=8, layers=2))) == (
+        "a colour baseline (model=colour_baseline; width 8, 2 hidden layers)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("saved", "built", "message"),
+    [
+        (UNet(3, 5, 4, 2), UNet(3, 5, 4, 3), "is a UNet (model=unet; width 4, depth 2), but here builds a UNet (mo"),
+        (
+            NestedUNet(3, 5, 4, 2, deep_supervision=True),
+            NestedUNet(3, 5, 4, 2),
+            "is a UNet++ (model=unetpp; width 4, depth 2, deep supervision), but here builds a UNet++ (model=unetpp;",
+        ),
+        (UNet(3, 5, 4, 2), UNet(3, 7, 4, 2), "it: its net.head.1.weight is (5, 3, 1, 1), but here builds (7, 3, 1, 1)"),
+    ],
+    ids=["depth", "deep supervision", "classes"],
+)
+def test_a_mismatch_is_one_line_naming_both_sides(saved, built, message):
+    with pytest.raises(ConfigError) as raised:
+        check_weights_fit(weights(saved), weights(built), "it", "here")
+    assert message in str(raised.value)
+    check_weights_fit(weights(built), weights(built), "it", "here")  # the same network fits
