@@ -80,4 +80,8 @@ def one_line_config_errors(main: Callable[[], Any]) -> Callable[[], Any]:
 
 
 def reraise(err: BaseException) -> None:
-    raise err
+    """Raise `err` as Hydra's `run_job` raised it: Hydra's report trims the frames above that one."""
+    tb = err.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_name != "run_job":
+        tb = tb.tb_next
+    raise err.with_traceback(tb or err.__traceback__)
