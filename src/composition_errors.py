@@ -38,7 +38,9 @@ def composition_error_line(err: BaseException) -> str | None:
         parent = full_key.rsplit(".", 1)[0] if "." in full_key else ""
         known = [f"{parent}.{k}" if parent else str(k) for k in cause.parent_node]
         close = closest(full_key, known)
-        hint = f"; did you mean {close}?" if close else f" (a new key needs a +: +{full_key}=...)"
+        hint = (
+            f"; did you mean {close}?" if close else f" (keys there: {', '.join(sorted(map(str, cause.parent_node)))})"
+        )
         return f"ConfigError: {full_key} is not a key of this config{hint}"
     if isinstance(err, MissingConfigException):  # model=unetp: Hydra lists the options; name the closest one
         found = re.search(r"Could not find '([^']+)/([^'/]+)'", str(err))

@@ -18,6 +18,7 @@ import re
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from hydra.utils import get_object
@@ -30,8 +31,12 @@ from src.data.labels import CITYSCAPES_NUM_CLASSES
 from src.errors import ConfigError
 
 HYDRA_KEYS = {"_target_", "_partial_", "_convert_", "_recursive_", "_args_"}
-KWARGS_GO_TO = {"src.trainer_from_config.build_trainer": Trainer}  # targets whose **kwargs one callable takes
-MAX_TIME = re.compile(r"^\d{1,2}:\d{1,2}:\d{1,2}:\d{1,2}$")  # Lightning's "DD:HH:MM:SS"
+TRAINER = "src.trainer_from_config.build_trainer"
+KWARGS_GO_TO = {TRAINER: Trainer}  # targets whose **kwargs one callable takes
+MAX_TIME = re.compile(r"^\d+:\d+:\d+:\d+$")  # Lightning's "DD:HH:MM:SS"
+TIME_KEYS = {"days", "hours", "minutes", "seconds"}  # a max_time dict: timedelta's arguments
+# Plain dicts the code unpacks into a function: their keys are that function's arguments.
+DICT_GOES_TO = {"data.augment": "src.data.transforms.train_transform"}
 ALIASES = {"width": "base_channels", "epochs": "max_epochs", "workers": "num_workers", "classes": "num_classes"}
 
 
@@ -76,6 +81,10 @@ BATCHES = Allowed(
 )
 
 
+def is_duration(v: Any) -> bool:
+    return isinstance(v, dict) and bool(v) and set(v) <= TIME_KEYS and all(is_number(n) and n >= 0 for n in v.values())
+
+
 def optional(allowed: Allowed) -> Allowed:
     return Allowed(lambda v: v is None or allowed.test(v), f"null or {allowed.words}")
 
@@ -111,15 +120,21 @@ RANGES: dict[str, Allowed] = {
     "trainer.min_epochs": optional(NON_NEGATIVE_INT),
     "trainer.max_steps": Allowed(lambda v: v == -1 or (is_int(v) and v >= 1), "-1 (no limit) or >= 1"),
     "trainer.max_time": Allowed(
-        lambda v: v is None or (isinstance(v, str) and bool(MAX_TIME.match(v))) or isinstance(v, dict),
-        'null or "DD:HH:MM:SS", e.g. "00:00:20:00" for 20 minutes (quoted)',
+        lambda v: v is None or (isinstance(v, str) and bool(MAX_TIME.match(v))) or is_duration(v),
+        'null, "DD:HH:MM:SS" (e.g. "00:00:20:00" for 20 minutes, quoted) or {days, hours, minutes, seconds}',
     ),
     "trainer.limit_train_batches": BATCHES,
     "trainer.limit_val_batches": BATCHES,
     "trainer.limit_test_batches": BATCHES,
     "trainer.val_check_interval": Allowed(
-        lambda v: v is None or (is_int(v) and v >= 1) or (isinstance(v, float) and 0 < v <= 1),
-        "null, a number of train batches >= 1, or a fraction of an epoch in (0.0, 1.0]",
+        lambda v: (
+            v is None
+            or (is_int(v) and v >= 1)
+            or (isinstance(v, float) and 0 < v <= 1)
+            or (isinstance(v, str) and bool(MAX_TIME.match(v)))
+            or is_duration(v)
+        ),
+        'null, a number of train batches >= 1, a fraction of an epoch in (0.0, 1.0], or a time ("DD:HH:MM:SS")',
     ),
     "trainer.check_val_every_n_epoch": optional(POSITIVE_INT),
     "trainer.log_every_n_steps": POSITIVE_INT,
@@ -127,13 +142,16 @@ RANGES: dict[str, Allowed] = {
     "trainer.gradient_clip_val": optional(NON_NEGATIVE),
     "trainer.num_nodes": POSITIVE_INT,
     "trainer.devices": Allowed(
-        lambda v: v in ("auto", -1) or (is_int(v) and v >= 1) or (isinstance(v, list) and all(map(is_int, v))),
-        "auto, -1 (all), a number of devices >= 1, or a list of device indices",
+        lambda v: (
+            v == -1 or isinstance(v, str) or (is_int(v) and v >= 1) or (isinstance(v, list) and all(map(is_int, v)))
+        ),
+        "auto, -1 (all), a number of devices >= 1, or device indices (a list or a string such as '0,1')",
     ),
     "callbacks.validation_predictions.every_n_epochs": POSITIVE_INT,
     "callbacks.validation_predictions.num_samples": NON_NEGATIVE_INT,
     "callbacks.validation_predictions.mc_samples": NON_NEGATIVE_INT,
     "callbacks.stop_on_non_finite_loss.check_every_n_steps": POSITIVE_INT,
+    "callbacks.stop_on_sigint.check_every_n_batches": POSITIVE_INT,
 }
 
 
@@ -254,6 +272,23 @@ def check_relations(config: dict) -> None:
             )
 
 
+@functools.cache
+def top_level_keys() -> frozenset[str]:
+    """The keys `python -m src.train` composes at the top: conf/train.yaml's own and its groups'."""
+    entry = OmegaConf.load(Path(__file__).resolve().parents[1] / "conf" / "train.yaml")
+    groups = {next(iter(d)) for d in entry.get("defaults", []) if isinstance(d, DictConfig)}
+    return frozenset({str(k) for k in entry if k != "defaults"} | groups)
+
+
+def check_top_level(config: dict) -> None:
+    """A top-level key added with `+` that nothing reads (`+epochs=3`) would be ignored without a word."""
+    for key in config:
+        if key not in top_level_keys():
+            close = closest(key, top_level_keys() | {f"trainer.{k}" for k in accepted_arguments(TRAINER)[0]})
+            hint = f"; did you mean {close}?" if close else f" (its keys: {', '.join(sorted(top_level_keys()))})"
+            raise ConfigError(f"{key} is not a key of this config{hint}")
+
+
 def check_config(cfg: DictConfig) -> None:
     """Raise one ConfigError for the first value that cannot work; nothing is read, built or written."""
     try:
@@ -262,10 +297,15 @@ def check_config(cfg: DictConfig) -> None:
         missing = re.search(r"Missing mandatory value: (\S+)", str(err))
         key = missing.group(1) if missing else err.full_key
         raise ConfigError(f"{key} is required: set it on the command line, e.g. {key}=...") from None
+    check_top_level(config)
     for key, allowed in RANGES.items():
         found, value = lookup(config, key)
         if found and not allowed.test(value):
             raise ConfigError(f"{key} must be {allowed.words}; got {value!r}")
     for path, node in target_nodes({k: v for k, v in config.items() if k != "hydra"}):
         check_target_node(path, node)
+    for path, target in DICT_GOES_TO.items():
+        found, node = lookup(config, path)
+        if found and isinstance(node, dict):
+            check_target_node(path, {"_target_": target, **node})
     check_relations(config)

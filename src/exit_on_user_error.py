@@ -56,6 +56,11 @@ def exit_on_user_error(task: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:  # Ctrl-C before training started: nothing to save yet
             log.warning("stopped by Ctrl-C before training started")
             sys.exit(128 + signal.SIGINT)
+        except SystemExit as stop:  # Lightning ends a KeyboardInterrupt inside fit or test with exit(1)
+            if isinstance(stop.__context__, KeyboardInterrupt):
+                log.warning("stopped by Ctrl-C before training started")
+                sys.exit(128 + signal.SIGINT)
+            raise
         except Exception as err:
             line = user_error_line(err)
             multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN

@@ -14,26 +14,34 @@ def weights(net) -> dict:
 
 
 def test_weights_name_the_family_width_depth_and_deep_supervision():
-    assert describe_weights(weights(UNet(3, 5, base_channels=4, depth=3))) == "a UNet (model=unet; width 4, depth 3)"
+    assert (
+        describe_weights(weights(UNet(3, 5, base_channels=4, depth=3)))
+        == "a UNet (model=unet model.net.base_channels=4 model.net.depth=3)"
+    )
     assert describe_weights(weights(NestedUNet(3, 5, base_channels=6, depth=2))) == (
-        "a UNet++ (model=unetpp; width 6, depth 2)"
+        "a UNet++ (model=unetpp model.net.base_channels=6 model.net.depth=2 model.net.deep_supervision=false)"
     )
     assert describe_weights(weights(NestedUNet(3, 5, base_channels=6, depth=2, deep_supervision=True))) == (
-        "a UNet++ (model=unetpp; width 6, depth 2, deep supervision)"
+        "a UNet++ (model=unetpp model.net.base_channels=6 model.net.depth=2 model.net.deep_supervision=true)"
     )
     assert describe_weights(weights(PixelClassifier(3, 5, hidden_channels=8, layers=2))) == (
-        "a colour baseline (model=colour_baseline; width 8, 2 hidden layers)"
+        "a colour baseline (model=colour_baseline model.net.hidden_channels=8 model.net.layers=2)"
     )
 
 
 @pytest.mark.parametrize(
     ("saved", "built", "message"),
     [
-        (UNet(3, 5, 4, 2), UNet(3, 5, 4, 3), "is a UNet (model=unet; width 4, depth 2), but here builds a UNet (mo"),
+        (
+            UNet(3, 5, 4, 2),
+            UNet(3, 5, 4, 3),
+            "is a UNet (model=unet model.net.base_channels=4 model.net.depth=2), but here builds a UNet (mo",
+        ),
         (
             NestedUNet(3, 5, 4, 2, deep_supervision=True),
             NestedUNet(3, 5, 4, 2),
-            "is a UNet++ (model=unetpp; width 4, depth 2, deep supervision), but here builds a UNet++ (model=unetpp;",
+            "is a UNet++ (model=unetpp model.net.base_channels=4 model.net.depth=2"
+            " model.net.deep_supervision=true), but here builds a UNet++ (model=unetpp model.net.base_channels=4",
         ),
         (UNet(3, 5, 4, 2), UNet(3, 7, 4, 2), "it: its net.head.1.weight is (5, 3, 1, 1), but here builds (7, 3, 1, 1)"),
     ],

@@ -146,8 +146,9 @@ def in_process_rows(tmp_path: Path, trained_run: Path) -> list[tuple[str, list[s
             "checkpoint of another width",
             TINY,
             [f"ckpt_path={ckpt}"],
-            "ConfigError: ckpt_path: the checkpoint is a UNet (model=unet; width 8, depth 2), but this config builds"
-            " a UNet (model=unet; width 4, depth 2)",
+            "ConfigError: ckpt_path: the checkpoint is a UNet (model=unet model.net.base_channels=8"
+            " model.net.depth=2), but this config builds"
+            " a UNet (model=unet model.net.base_channels=4 model.net.depth=2)",
         ),
         (
             "data.root missing",
@@ -218,7 +219,7 @@ def test_first_contact_mistakes_end_in_one_line_before_any_work_and_change_nothi
     """The rows of issue 17's table, through the real CLIs: a checkpoint of the wrong model for train and eval,
     a depth the input cannot hold, a zero batch, a misspelt key with and without `+`."""
     ckpt = trained_run / "checkpoints" / "last.ckpt"
-    unet = "a UNet (model=unet; width 8, depth 2)"
+    unet = "a UNet (model=unet model.net.base_channels=8 model.net.depth=2)"
     from_ckpt = f"ConfigError: model: the network is the one the checkpoint was trained as (ckpt_path={ckpt} is {unet})"
     table = [  # (what, module, arguments, the last line's start)
         ("depth too deep", "src.train", [*TINY, "model.net.depth=9"], "ConfigError: model.net.depth=9: at most 6"),
@@ -239,7 +240,8 @@ def test_first_contact_mistakes_end_in_one_line_before_any_work_and_change_nothi
             "UNet checkpoint, UNet++ config",
             "src.train",
             [*TRAINED_RUN, "train=false", f"ckpt_path={ckpt}", "model=unetpp"],
-            f"ConfigError: ckpt_path: the checkpoint is {unet}, but this config builds a UNet++ (model=unetpp;",
+            f"ConfigError: ckpt_path: the checkpoint is {unet}, but this config builds a UNet++"
+            f" (model=unetpp model.net.base_channels=8",
         ),
         ("eval model=", "src.eval", [f"ckpt_path={ckpt}", "model=unetpp"], from_ckpt),
         ("eval +model=", "src.eval", [f"ckpt_path={ckpt}", "+model=unetpp"], from_ckpt),
@@ -306,6 +308,7 @@ def test_eval_predict_export_name_both_networks_when_a_checkpoint_does_not_fit_i
     with pytest.raises(ConfigError) as raised:
         load_trained_run(str(ckpt), paths)
     assert str(raised.value) == (
-        f"ckpt_path={ckpt} is a UNet (model=unet; width 8, depth 2), but its run's config"
-        f" {run / '.hydra' / 'config.yaml'} builds a UNet++ (model=unetpp; width 8, depth 2, deep supervision)"
+        f"ckpt_path={ckpt} is a UNet (model=unet model.net.base_channels=8 model.net.depth=2), but its run's config"
+        f" {run / '.hydra' / 'config.yaml'} builds a UNet++ (model=unetpp model.net.base_channels=8"
+        f" model.net.depth=2 model.net.deep_supervision=true)"
     )

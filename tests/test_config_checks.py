@@ -32,7 +32,7 @@ BAD = [  # (overrides, the error's exact start); one row per kind of check
     (["model/loss=ohem", "model.loss.ohem_fraction=0"], "model.loss.ohem_fraction must be a fraction in (0, 1]"),
     (["trainer.max_epochs=0"], "trainer.max_epochs must be -1 (no limit) or >= 1; got 0"),
     (["trainer.min_epochs=5"], "trainer.min_epochs=5 is more than trainer.max_epochs=2"),
-    (["trainer.max_time=20min"], 'trainer.max_time must be null or "DD:HH:MM:SS"'),
+    (["trainer.max_time=20min"], 'trainer.max_time must be null, "DD:HH:MM:SS" (e.g. "00:00:20:00" for 20 minutes'),
     (["trainer.limit_train_batches=1.5"], "trainer.limit_train_batches must be null, a number of batches >= 0"),
     (["trainer.val_check_interval=0"], "trainer.val_check_interval must be null, a number of train batches >= 1"),
     (["trainer.accumulate_grad_batches=0"], "trainer.accumulate_grad_batches must be a positive integer; got 0"),
@@ -40,6 +40,9 @@ BAD = [  # (overrides, the error's exact start); one row per kind of check
     (["+trainer.max_epoch=1"], "trainer.max_epoch is not a setting of Trainer; did you mean trainer.max_epochs?"),
     (["+model.net.widht=8"], "model.net.widht is not a setting of UNet; did you mean model.net.base_channels?"),
     (["+model.optimizer.lrr=0.1"], "model.optimizer.lrr is not a setting of Adam; did you mean model.optimizer.lr?"),
+    (["+epochs=3"], "epochs is not a key of this config; did you mean trainer.max_epochs?"),
+    (["+data.augment.rotate=0.1"], "data.augment.rotate is not a setting of train_transform (it takes: size,"),
+    (["trainer.max_time={hourz: 1}"], 'trainer.max_time must be null, "DD:HH:MM:SS"'),
     (["+data.zzz=1"], "data.zzz is not a setting of SyntheticStreetsDataModule (it takes: root,"),
     (["callbacks.validation_predictions.num_samples=-1"], "callbacks.validation_predictions.num_samples must be"),
 ]
@@ -75,6 +78,8 @@ PRESETS = [  # every option of every group, and every preset, as users compose t
     ["data=folder", "data.class_names=[a,b]"],
     ["model=unetpp", "model.net.deep_supervision=true", "model.net.ds_weights=[1,2,3,4]"],
     ["trainer.max_time=00:00:20:00", "trainer.limit_train_batches=0.5", "trainer.gpus=0"],
+    ["trainer.max_time=00:00:120:00", "trainer.val_check_interval=00:00:10:00", "trainer.devices='0,1'"],
+    ["trainer.max_time={minutes: 90}", "trainer.val_check_interval={seconds: 30}", "trainer.devices=[0,1]"],
 ]
 
 

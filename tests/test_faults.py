@@ -6,6 +6,7 @@ reach the planned final epoch with exactly the planned number of optimizer steps
 
 import errno
 import json
+import os
 import random
 import signal
 import subprocess
@@ -139,23 +140,32 @@ def test_sigterm_saves_a_resumable_checkpoint_and_exits_143_then_resume_finishes
 
 
 def start_as_from_a_terminal(args: list[str]) -> subprocess.Popen:
-    """`python -m src.train` with Ctrl-C's default disposition (a test runner may have started with it ignored)."""
+    """`python -m src.train` in a process group of its own, with Ctrl-C's default disposition (a test runner may
+    have started with it ignored): `os.killpg(pid, SIGINT)` then does what a terminal's Ctrl-C does."""
     cmd = [sys.executable, "-m", "src.train", *args]
 
     def default_sigint() -> None:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
 
     return subprocess.Popen(
-        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=default_sigint
+        cmd,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=default_sigint,
+        start_new_session=True,
     )
 
 
 def test_ctrl_c_saves_metrics_and_plots_exits_130_then_resume_continues_from_that_step(tmp_path, data_cache):
-    """A real SIGINT to a real run with the callbacks, loggers and progress bar a user has."""
+    """A real SIGINT to every process of a real run (as a terminal sends it: loader workers too), with the
+    callbacks, loggers and progress bar a user has."""
     run_dir, last = tmp_path / "run", tmp_path / "run" / "checkpoints" / "last.ckpt"
     args = [
         *with_user_callbacks(RUN),
         "data.sizes.train=40",
+        "data.num_workers=2",
         f"paths.data_dir={data_cache}",
         f"hydra.run.dir={run_dir}",
     ]
@@ -166,7 +176,7 @@ def test_ctrl_c_saves_metrics_and_plots_exits_130_then_resume_continues_from_tha
         time.sleep(0.02)
     time.sleep(0.3)
     before = {p.name: p.read_bytes() for p in (run_dir / "checkpoints").glob("epoch_*.ckpt")}
-    proc.send_signal(signal.SIGINT)
+    os.killpg(proc.pid, signal.SIGINT)
     output = proc.communicate(timeout=120)[0]
     assert proc.returncode == 130, output[-3000:]
     assert "SIGINT: saved" in output and "stopped by SIGINT" in output and "Traceback" not in output

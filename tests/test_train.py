@@ -207,7 +207,9 @@ def test_unetpp_deep_supervision_trains_and_one_checkpoint_serves_every_prune_le
     without_ds = compose_tiny(tmp_path / "no_ds", data_cache, ["model=unetpp", "train=false"])
     with open_dict(without_ds):
         without_ds.ckpt_path = summary["checkpoints"]["best"]
-    with pytest.raises(ValueError, match=r"model\.net\.deep_supervision"):
+    with pytest.raises(
+        ValueError, match=r"model\.net\.deep_supervision=true\), but this config builds .*deep_supervision=false"
+    ):
         train(without_ds)
 
 

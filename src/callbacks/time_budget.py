@@ -31,7 +31,7 @@ class TimeBudget(Timer):
         super().__init__(duration=duration, interval="step", verbose=False)
         self.spent = False
 
-    def _stop_when_spent(self, trainer: L.Trainer) -> None:
+    def _stop_when_spent(self, trainer: L.Trainer, what: str = "validating and checkpointing these weights") -> None:
         if self.spent or self._duration is None:
             return
         spent = trainer.strategy.broadcast(self.time_elapsed() >= self._duration)  # rank 0's clock decides
@@ -45,11 +45,11 @@ class TimeBudget(Timer):
             log.info(
                 f"trainer.max_time={timedelta(seconds=int(self._duration))} spent (training for"
                 f" {timedelta(seconds=int(self.time_elapsed()))}) at epoch {trainer.current_epoch},"
-                f" step {trainer.global_step}: validating and checkpointing these weights, then stopping"
+                f" step {trainer.global_step}: {what}, then stopping"
             )
 
     def on_fit_start(self, trainer: L.Trainer, *args: Any, **kwargs: Any) -> None:
-        self._stop_when_spent(trainer)  # a resumed run whose budget was already spent
+        self._stop_when_spent(trainer, "nothing left to train")  # a resumed run whose budget was already spent
 
     def on_train_batch_end(self, trainer: L.Trainer, *args: Any, **kwargs: Any) -> None:
         self._stop_when_spent(trainer)

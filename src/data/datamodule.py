@@ -6,6 +6,7 @@ a cache, serve them with albumentations. Each dataset only says where its files 
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -45,6 +46,7 @@ def seed_worker_transform(worker_id: int) -> None:
     same flips and jitters, and repeat them every epoch. torch's worker seed is the same on every DDP rank,
     so the rank is mixed in too.
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's (src/callbacks/stop_on_sigint.py)
     dataset = torch.utils.data.get_worker_info().dataset
     transform = getattr(dataset, "transform", None)
     if transform is not None:

@@ -1,7 +1,8 @@
 """Which network a set of weights belongs to, read from the weights alone, to name both sides of a mismatch.
 
 A checkpoint loaded into the wrong config otherwise fails with torch's list of missing keys or a size mismatch;
-"the checkpoint is a UNet (width 8, depth 2), this config builds a UNet++ (width 8, depth 2)" says what to change.
+"the checkpoint is a UNet (model=unet model.net.base_channels=8 model.net.depth=2), but this config builds a
+UNet++ (...)" says what to type to load it.
 The weights are enough: checkpoints written before this module existed describe themselves too.
 """
 
@@ -16,21 +17,24 @@ from src.errors import ConfigError
 
 
 def describe_weights(state: Mapping[str, torch.Tensor], prefix: str = "net.") -> str:
-    """'a UNet (width 8, depth 2)', 'a UNet++ (width 4, depth 3, deep supervision)', 'a colour baseline (...)'."""
+    """'a UNet (model=unet model.net.base_channels=8 model.net.depth=2)': the overrides that build it."""
     names = [k[len(prefix) :] for k in state if k.startswith(prefix)]
+    net = "model.net."  # the description is the overrides that build this network
     if f"{prefix}nodes.x_0_0.0.weight" in state:
         depth = max(int(m.group(1)) for k in names if (m := re.match(r"nodes\.x_(\d+)_0\.", k)))
         heads = {k.split(".")[1] for k in names if k.startswith("heads.")}
         width = state[f"{prefix}nodes.x_0_0.0.weight"].shape[0]
-        supervision = ", deep supervision" if len(heads) > 1 else ""
-        return f"a UNet++ (model=unetpp; width {width}, depth {depth}{supervision})"
+        supervision = str(len(heads) > 1).lower()
+        return (
+            f"a UNet++ (model=unetpp {net}base_channels={width} {net}depth={depth} {net}deep_supervision={supervision})"
+        )
     if f"{prefix}stem.0.weight" in state:
         depth = len({k.split(".")[1] for k in names if k.startswith("encoders.")})
-        return f"a UNet (model=unet; width {state[f'{prefix}stem.0.weight'].shape[0]}, depth {depth})"
+        return f"a UNet (model=unet {net}base_channels={state[f'{prefix}stem.0.weight'].shape[0]} {net}depth={depth})"
     if f"{prefix}0.weight" in state:
         convs = [k for k in names if re.fullmatch(r"\d+\.weight", k) and state[prefix + k].dim() == 4]
         width = state[f"{prefix}0.weight"].shape[0]
-        return f"a colour baseline (model=colour_baseline; width {width}, {len(convs) - 1} hidden layers)"
+        return f"a colour baseline (model=colour_baseline {net}hidden_channels={width} {net}layers={len(convs) - 1})"
     return f"an unknown network ({len(names)} tensors)"
 
 
