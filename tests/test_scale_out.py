@@ -1,9 +1,12 @@
 """trainer.gpus, DDP on CPU (gloo), DDP inside a multirun, and the sweep summary."""
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -178,3 +181,34 @@ def test_a_progress_bar_callback_is_dropped_when_the_trainer_disables_the_bar(tm
         accelerator="cpu", enable_progress_bar=False, callbacks=[RichProgressBar()], default_root_dir=tmp_path
     )
     assert trainer.progress_bar_callback is None  # Lightning raises MisconfigurationException if it is passed on
+
+
+def test_ddp_ctrl_c_to_every_process_stops_both_ranks_together_saved_and_resumable(tmp_path, data_cache):
+    """A terminal's Ctrl-C reaches both DDP processes, not always between the same two batches: they agree
+    (src/callbacks/stop_on_sigint.py), stop at one step, rank 0 saves, and the run exits 130 without a hang."""
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    args = ["trainer=ddp_cpu", "model.net.base_channels=4", "model.net.depth=2", "data.batch_size=2"]
+    args += ["data.sizes.train=80", "data.sizes.val=4", "data.sizes.test=4", "data.size=[32,64]"]
+    args += ["trainer.max_epochs=50", "callbacks.validation_predictions=null"]
+    cmd = [sys.executable, "-m", "src.train", *args, f"paths.data_dir={data_cache}", f"hydra.run.dir={tmp_path}"]
+
+    def default_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    proc = subprocess.Popen(  # its own process group, so killpg is a terminal's Ctrl-C
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=default_sigint, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 180
+    while not last.is_file():  # epoch 0 done (20 steps of 2 x 2 images)
+        assert proc.poll() is None and time.monotonic() < deadline, "no checkpoint"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGINT)
+    output = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 130, output[-3000:]
+    assert output.count("SIGINT: saved") == 1 and "Traceback" not in output
+    saved = torch.load(last, weights_only=True)
+    assert saved["global_step"] > 20 and saved["epoch"] >= 1  # at the interrupt, not epoch 0's end
+    summary = json.loads((tmp_path / "metrics.json").read_text())
+    assert summary["global_steps"] == saved["global_step"]
