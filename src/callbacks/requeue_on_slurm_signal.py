@@ -28,11 +28,11 @@ from types import FrameType
 from typing import Any
 
 import lightning as L
-import torch
 from lightning import Callback
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from src.callbacks.ranks_agree import ranks_agree_to_stop
 from src.errors import ConfigError
 from src.fit_resume import slurm_restarts
 
@@ -97,14 +97,9 @@ class RequeueOnSlurmSignal(Callback):
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
         if not self.active:
             return
-        stop = self.received is not None
         self.batches += 1
-        if trainer.world_size > 1:  # every rank is here after the same batch: agree, then stop together
-            if self.batches % self.check_every_n_batches:
-                return
-            flag = torch.tensor(float(stop), device=pl_module.device)
-            stop = bool(trainer.strategy.reduce(flag, reduce_op="max") > 0)
-        if stop:
+        noted = self.received is not None
+        if ranks_agree_to_stop(trainer, pl_module.device, noted, self.batches, self.check_every_n_batches):
             self.acting_on = self.received or self.signals[-1]  # a rank signalled later takes its peers' signal
             trainer._signal_connector.received_sigterm = True  # Lightning stops after this batch, like on SIGTERM
 

@@ -20,9 +20,10 @@ from types import FrameType
 from typing import Any
 
 import lightning as L
-import torch
 from lightning import Callback
 from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+from src.callbacks.ranks_agree import ranks_agree_to_stop
 
 SIGINT_EXIT = 128 + signal.SIGINT  # 130, what a shell reports for a job ended by Ctrl-C
 
@@ -67,14 +68,8 @@ class StopOnSigint(Callback):
     on_train_end = on_test_end = _end
 
     def _stop_if_pressed(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        stop = self.pressed
         self.batches += 1
-        if trainer.world_size > 1:  # every rank is here after the same batch: agree, then stop together
-            if self.batches % self.check_every_n_batches:
-                return
-            flag = torch.tensor(float(stop), device=pl_module.device)
-            stop = bool(trainer.strategy.reduce(flag, reduce_op="max") > 0)
-        if stop:
+        if ranks_agree_to_stop(trainer, pl_module.device, self.pressed, self.batches, self.check_every_n_batches):
             self.pressed = self.stopping = True  # a rank pressed a moment later than its peers stops with them
             trainer._signal_connector.received_sigterm = True  # Lightning's SIGTERM stop, after this batch
 
