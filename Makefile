@@ -25,7 +25,7 @@ endif
 	$(BIN)/pip install -e ".[dev]"
 	touch $@
 
-smoke: install  ## train, validate, test and every file a run writes, in ~1 min on 2 cores: 3 epochs of a small UNet on a small generated set
+smoke: install  ## train, validate, test and every file a run writes, in ~15 s on 2 idle cores: 3 epochs of a small UNet on a small generated set
 	$(BIN)/python -m src.train experiment=smoke $(ARGS)
 
 train: install  ## train the quickstart preset on the built-in scenes (CPU: < 10 min)
