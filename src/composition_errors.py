@@ -16,11 +16,11 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from hydra._internal.utils import run_and_report
 from hydra.errors import ConfigCompositionException, MissingConfigException
 
 from src.config_checks import closest
 from src.exit_on_user_error import user_error_line
+from src.lightning_compat import hydra_report
 from src.trained_run import model_from_checkpoint_error
 
 FULL_ERROR = "HYDRA_FULL_ERROR"
@@ -72,7 +72,7 @@ def one_line_config_errors(main: Callable[[], Any]) -> Callable[[], Any]:
             line = composition_error_line(err) or user_error_line(err)
             if line is None:
                 del os.environ[FULL_ERROR]
-                return run_and_report(functools.partial(reraise, err))  # Hydra's usual report and exit
+                return hydra_report(functools.partial(reraise, err))  # Hydra's usual report and exit
             sys.stderr.write(line + os.linesep)
             sys.exit(1)
         finally:

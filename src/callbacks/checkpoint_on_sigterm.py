@@ -11,6 +11,8 @@ from lightning import Callback
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from src.lightning_compat import dump_checkpoint
+
 log = logging.getLogger(__name__)
 
 
@@ -33,7 +35,7 @@ class CheckpointOnSigterm(Callback):
             return
         # Not trainer.save_checkpoint: it ends in a barrier, and under DDP the other processes may be elsewhere
         # (each raises at its own next boundary). DDP keeps the weights equal, so rank 0 alone writes them.
-        checkpoint = trainer._checkpoint_connector.dump_checkpoint()
+        checkpoint = dump_checkpoint(trainer)
         trainer.strategy.checkpoint_io.save_checkpoint(checkpoint, self.path)
         name = signal.Signals(getattr(exception, "signum", signal.SIGTERM)).name  # SIGINT: see stop_on_sigint.py
         log.warning(

@@ -35,6 +35,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from src.callbacks.ranks_agree import ranks_agree_to_stop
 from src.errors import ConfigError
 from src.fit_resume import slurm_restarts
+from src.lightning_compat import stop_at_batch_end
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ class RequeueOnSlurmSignal(Callback):
         noted = self.received is not None
         if ranks_agree_to_stop(trainer, pl_module.device, noted, self.batches, self.check_every_n_batches):
             self.acting_on = self.received or self.signals[-1]  # a rank signalled later takes its peers' signal
-            trainer._signal_connector.received_sigterm = True  # Lightning stops after this batch, like on SIGTERM
+            stop_at_batch_end(trainer)  # Lightning stops after this batch, like on SIGTERM
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         if self.acting_on is None or not isinstance(exception, SIGTERMException):

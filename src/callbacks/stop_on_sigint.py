@@ -24,6 +24,7 @@ from lightning import Callback
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from src.callbacks.ranks_agree import ranks_agree_to_stop
+from src.lightning_compat import stop_at_batch_end
 
 SIGINT_EXIT = 128 + signal.SIGINT  # 130, what a shell reports for a job ended by Ctrl-C
 
@@ -71,7 +72,7 @@ class StopOnSigint(Callback):
         self.batches += 1
         if ranks_agree_to_stop(trainer, pl_module.device, self.pressed, self.batches, self.check_every_n_batches):
             self.pressed = self.stopping = True  # a rank pressed a moment later than its peers stops with them
-            trainer._signal_connector.received_sigterm = True  # Lightning's SIGTERM stop, after this batch
+            stop_at_batch_end(trainer)  # Lightning's SIGTERM stop, after this batch
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
         self._stop_if_pressed(trainer, pl_module)

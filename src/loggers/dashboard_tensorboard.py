@@ -13,12 +13,13 @@ from argparse import Namespace
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lightning.fabric.utilities.logger import _convert_params, _flatten_dict
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
 from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 from torch.utils.tensorboard.summary import hparams
+
+from src.lightning_compat import loggable_params, tensorboard_file_writer
 
 SESSION_STATUS = {"success": api_pb2.STATUS_SUCCESS, "failed": api_pb2.STATUS_FAILURE}
 
@@ -41,8 +42,8 @@ class DashboardTensorBoardLogger(TensorBoardLogger):
     def log_hyperparams(self, params: dict[str, Any] | Namespace, metrics: dict[str, Any] | None = None) -> None:
         super().log_hyperparams(params, metrics)  # hparams.yaml (and Lightning's own summary if given metrics)
         if metrics is None and self.hparam_metrics:
-            flat = self._sanitize_params(_flatten_dict(_convert_params(params)))
-            writer = self.experiment._get_file_writer()
+            flat = self._sanitize_params(loggable_params(params))
+            writer = tensorboard_file_writer(self.experiment)
             experiment, session_start, _ = hparams(flat, dict.fromkeys(self.hparam_metrics, 0.0))
             writer.add_summary(experiment)
             writer.add_summary(session_start)  # the session's end, with its status, is written by finalize
@@ -60,7 +61,7 @@ class DashboardTensorBoardLogger(TensorBoardLogger):
         """End the HPARAMS session with Lightning's status (success, failed): a crashed run does not read as done."""
         if self.hparam_metrics and self._experiment is not None:
             code = SESSION_STATUS.get(status, api_pb2.STATUS_UNKNOWN)
-            self.experiment._get_file_writer().add_summary(session_end(code))
+            tensorboard_file_writer(self.experiment).add_summary(session_end(code))
         super().finalize(status)
 
 
