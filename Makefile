@@ -7,7 +7,7 @@ TORCH_VERSION ?= 2.13.0
 HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo 1)
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: install smoke train test bench model-table docs-figures lint format tensorboard clean
+.PHONY: install smoke train test test-fast bench model-table docs-figures lint format tensorboard clean
 
 install: $(VENV)/.installed
 
@@ -33,6 +33,9 @@ train: install  ## train the quickstart preset on the built-in scenes (CPU: < 10
 
 test: install  ## the whole test suite
 	$(BIN)/python -m pytest -q $(ARGS)
+
+test-fast: install  ## the edit loop's subset: no end-to-end CLI runs, no SLURM jobs (pytest -m "not slow")
+	$(BIN)/python -m pytest -q -m "not slow" $(ARGS)
 
 bench: install  ## training (Lightning vs a raw loop), input pipeline and inference speed of the quickstart; benchmark.json
 	$(BIN)/python -m src.benchmark experiment=quickstart $(ARGS)

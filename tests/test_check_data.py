@@ -34,6 +34,7 @@ def test_report_counts_splits_class_shares_and_both_loader_paths(tmp_path):
     assert meta.stat().st_mtime_ns == built  # the second run reads the cache it checked
 
 
+@pytest.mark.slow
 def test_cli_writes_the_report_and_bad_data_is_one_line(tmp_path):
     root = write_camvid(tmp_path / "camvid", {"train": 4, "val": 2})
     args = ["data=camvid", f"data.root={root}", "data.size=[18,24]", "data.num_workers=0", "data.batch_size=2"]

@@ -26,6 +26,7 @@ def test_rows_measure_unet_and_every_unetpp_prune_level():
     assert all(r["images_per_s"] > 0 and len(r["seconds_per_batch"]) == 1 for r in rows.values())
 
 
+@pytest.mark.slow
 def test_cli_writes_the_table_into_the_readme_between_markers(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(f"# Title\n\nbefore\n{BEGIN}\nold table\n{END}\nafter\n")

@@ -79,6 +79,7 @@ def camvid_val_as_test(tmp_path):
     ]
 
 
+@pytest.mark.slow
 def test_ddp_on_cpu_scores_a_checkpoint_as_one_process_does(tmp_path, camvid_val_as_test):
     # One epoch: the best checkpoint the training run tested (one process) is its last.ckpt.
     proc = run_cli([*camvid_val_as_test, f"hydra.run.dir={tmp_path / 'train'}"])
@@ -104,6 +105,7 @@ def test_ddp_on_cpu_scores_a_checkpoint_as_one_process_does(tmp_path, camvid_val
     assert not list(tmp_path.glob("ddp/*/.hydra"))  # the second process wrote no run folder of its own
 
 
+@pytest.mark.slow
 def test_ddp_with_the_default_callbacks_trains_validates_and_tests(tmp_path, data_cache):
     # The command of issue 16, which crashed at the end of epoch 0: rank 0's progress bar made Lightning reduce a
     # logged metric object that rank 1 reduced later, so the two processes' collectives paired up wrongly.
@@ -118,6 +120,7 @@ def test_ddp_with_the_default_callbacks_trains_validates_and_tests(tmp_path, dat
     assert (tmp_path / "plots" / "loss.png").is_file() and list((tmp_path / "images").glob("val_epoch_*.png"))
 
 
+@pytest.mark.slow
 def test_ddp_inside_a_multirun_runs_each_job_once_in_its_own_folder_with_a_summary(tmp_path, camvid_val_as_test):
     proc = run_cli(["-m", *camvid_val_as_test, "trainer=ddp_cpu", "model=unet,unetpp", f"paths.log_dir={tmp_path}"])
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -135,6 +138,7 @@ def test_ddp_inside_a_multirun_runs_each_job_once_in_its_own_folder_with_a_summa
     assert "model=unetpp" in proc.stdout  # the printed table
 
 
+@pytest.mark.slow
 def test_resume_continues_the_newest_matching_run_in_its_own_folder(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -183,6 +187,7 @@ def test_a_progress_bar_callback_is_dropped_when_the_trainer_disables_the_bar(tm
     assert trainer.progress_bar_callback is None  # Lightning raises MisconfigurationException if it is passed on
 
 
+@pytest.mark.slow
 def test_ddp_ctrl_c_to_every_process_stops_both_ranks_together_saved_and_resumable(tmp_path, data_cache):
     """A terminal's Ctrl-C reaches both DDP processes, not always between the same two batches: they agree
     (src/callbacks/stop_on_sigint.py), stop at one step, rank 0 saves, and the run exits 130 without a hang."""

@@ -42,6 +42,7 @@ def run_sweep(args):
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_a_failed_trial_is_recorded_and_the_sweep_goes_on(tmp_path, tiny_camvid):
     extra = tmp_path / "extra" / "hparams_search"
     extra.mkdir(parents=True)
@@ -62,6 +63,7 @@ def test_a_failed_trial_is_recorded_and_the_sweep_goes_on(tmp_path, tiny_camvid)
     assert all(("model.net.depth=0" in r["overrides"]) == (r["status"] == "failed") for r in rows)
 
 
+@pytest.mark.slow
 def test_a_grid_sweep_stopped_by_a_failed_job_still_leaves_a_summary(tmp_path, tiny_camvid):
     fixed = [o for o in tiny_camvid if not o.startswith("model.net.depth=")]
     cmd = [sys.executable, "-m", "src.train", "-m", *fixed, "model.net.depth=2,0"]
@@ -71,6 +73,7 @@ def test_a_grid_sweep_stopped_by_a_failed_job_still_leaves_a_summary(tmp_path, t
     assert [(r["job"], r["status"]) for r in rows] == [("0", "done"), ("1", "failed")]
 
 
+@pytest.mark.slow
 def test_optuna_sweep_of_ddp_trials_maximises_val_miou_best_and_runs_once(tmp_path, tiny_camvid):
     proc = run_sweep([*with_user_callbacks(tiny_camvid), "trainer=ddp_cpu"])  # the callbacks users have
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -92,6 +95,7 @@ def completed_trials(storage: str) -> list[optuna.trial.FrozenTrial]:
     return [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
 
 
+@pytest.mark.slow
 def test_a_killed_optuna_sweep_with_storage_continues_to_n_trials(tmp_path, tiny_camvid):
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     cmd = [sys.executable, "-m", "src.train", "hparams_search=optuna", *tiny_camvid, f"hydra.sweeper.storage={storage}"]
