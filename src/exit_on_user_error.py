@@ -53,14 +53,12 @@ def exit_on_user_error(task: Callable[..., Any]) -> Callable[..., Any]:
             signum = getattr(stop, "signum", signal.SIGTERM)
             log.warning(f"stopped by {signal.Signals(signum).name}")
             sys.exit(128 + signum)
-        except KeyboardInterrupt:  # Ctrl-C before training started: nothing to save yet
+        except (KeyboardInterrupt, SystemExit) as stop:  # Ctrl-C before training started: nothing to save yet
+            # Lightning ends a KeyboardInterrupt inside fit or test with exit(1); any other exit passes through.
+            if isinstance(stop, SystemExit) and not isinstance(stop.__context__, KeyboardInterrupt):
+                raise
             log.warning("stopped by Ctrl-C before training started")
             sys.exit(128 + signal.SIGINT)
-        except SystemExit as stop:  # Lightning ends a KeyboardInterrupt inside fit or test with exit(1)
-            if isinstance(stop.__context__, KeyboardInterrupt):
-                log.warning("stopped by Ctrl-C before training started")
-                sys.exit(128 + signal.SIGINT)
-            raise
         except Exception as err:
             line = user_error_line(err)
             multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN

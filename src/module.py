@@ -13,11 +13,10 @@ from lightning.pytorch.utilities.warnings import PossibleUserWarning
 from torch import nn
 from torchmetrics import MaxMetric
 
-from src.errors import ConfigError
 from src.losses.segmentation_loss import SegmentationLoss
 from src.metrics.confusion import ConfusionMatrix, iou_per_class, mean_iou, pixel_accuracy
 from src.metrics.weighted_mean import WeightedMean
-from src.models.architecture import check_weights_fit
+from src.models.architecture import check_classes_fit, check_weights_fit
 
 STAGES = ("train", "val", "test")
 # The module logs values it has already reduced over processes (see _log_epoch_metrics); Lightning's advice to add
@@ -165,12 +164,7 @@ class SegmentationModule(LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         """Refuse, by name, a checkpoint of another class count or architecture (not a size-mismatch traceback)."""
-        saved = checkpoint.get("hyper_parameters", {}).get("num_classes")
-        if saved is not None and saved != self.hparams.num_classes:
-            raise ConfigError(
-                f"ckpt_path: the checkpoint was trained for {saved} classes but data.num_classes is"
-                f" {self.hparams.num_classes}; use the data it was trained on, or a checkpoint for this data"
-            )
+        check_classes_fit(checkpoint, self.hparams.num_classes, "ckpt_path: the checkpoint")
         check_weights_fit(
             checkpoint.get("state_dict", {}), self.state_dict(), "ckpt_path: the checkpoint", "this config"
         )

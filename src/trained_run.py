@@ -14,7 +14,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from src.errors import ConfigError
-from src.models.architecture import check_weights_fit, describe_weights
+from src.models.architecture import check_classes_fit, check_weights_fit, describe_weights
 from src.module import SegmentationModule
 
 
@@ -100,12 +100,7 @@ def load_trained_run(
     state = checkpoint.get("state_dict") if isinstance(checkpoint, dict) else None
     if state is None:
         raise ConfigError(f"ckpt_path={ckpt_path}: no state_dict in it; expected a Lightning checkpoint")
-    saved_classes = checkpoint.get("hyper_parameters", {}).get("num_classes")
-    if saved_classes is not None and saved_classes != config.data.num_classes:
-        raise ConfigError(
-            f"ckpt_path={ckpt_path} was trained for {saved_classes} classes, but the data it is used with has"
-            f" {config.data.num_classes} (data.num_classes): use data with the classes it was trained on"
-        )
+    check_classes_fit(checkpoint, config.data.num_classes, f"ckpt_path={ckpt_path}")
     check_weights_fit(state, module.state_dict(), f"ckpt_path={ckpt_path}", f"its run's config {config_file}")
     module.load_state_dict(state)
     net = module.net

@@ -38,6 +38,16 @@ def describe_weights(state: Mapping[str, torch.Tensor], prefix: str = "net.") ->
     return f"an unknown network ({len(names)} tensors)"
 
 
+def check_classes_fit(checkpoint: Mapping, num_classes: int, what: str) -> None:
+    """One ConfigError when the checkpoint's saved class count is not the data's (`what` names the file)."""
+    saved = checkpoint.get("hyper_parameters", {}).get("num_classes")
+    if saved is not None and saved != num_classes:
+        raise ConfigError(
+            f"{what} was trained for {saved} classes but data.num_classes is {num_classes}; use the data it was"
+            " trained on, or a checkpoint for this data"
+        )
+
+
 def check_weights_fit(checkpoint_state: Mapping[str, torch.Tensor], model_state: Mapping[str, torch.Tensor],
                       what: str, config: str) -> None:  # fmt: skip
     """One ConfigError naming the checkpoint's network and the config's when they differ (`what` names the file)."""
