@@ -34,13 +34,13 @@ from rich.table import Table
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from src.atomic_files import write_json_atomically
-from src.composition_errors import one_line_config_errors
-from src.console import stdout_console
-from src.exit_on_user_error import exit_on_user_error
+from src.cli.composition_errors import one_line_config_errors
+from src.cli.exit_on_user_error import exit_on_user_error
+from src.core.atomic_files import write_json_atomically
+from src.core.console import stdout_console
 from src.metrics.confusion import ConfusionMatrix
 from src.model_table import build_rows, forward_gflops, time_batches
-from src.module import SegmentationModule
+from src.training.module import SegmentationModule
 
 AUTOCAST = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}  # precision -> autocast dtype
 

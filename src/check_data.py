@@ -19,11 +19,11 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from rich.table import Table
 
-from src.composition_errors import one_line_config_errors
-from src.console import stdout_console
+from src.cli.composition_errors import one_line_config_errors
+from src.cli.exit_on_user_error import exit_on_user_error
+from src.core.console import stdout_console
+from src.core.errors import ConfigError
 from src.data.datamodule import SPLITS, SegmentationDataModule
-from src.errors import ConfigError
-from src.exit_on_user_error import exit_on_user_error
 
 
 def epoch_seconds(datamodule: SegmentationDataModule, max_batches: int | None) -> tuple[float, int]:

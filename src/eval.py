@@ -22,16 +22,16 @@ from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
-from src.atomic_files import write_json_atomically
-from src.composition_errors import one_line_config_errors
-from src.errors import ConfigError
-from src.evaluation import MC, SOFTMAX, Evaluation
-from src.exit_on_user_error import exit_on_user_error
+from src.cli.composition_errors import one_line_config_errors
+from src.cli.exit_on_user_error import exit_on_user_error
+from src.core.atomic_files import write_json_atomically
+from src.core.errors import ConfigError
 from src.figures.calibration import reliability_diagram
 from src.figures.confusion import confusion_figure
 from src.figures.segmentation import save_figure
-from src.trained_run import load_trained_run, refuse_model_settings
-from src.uncertainty import mc_samples_for
+from src.inference.evaluation import MC, SOFTMAX, Evaluation
+from src.inference.trained_run import load_trained_run, refuse_model_settings
+from src.inference.uncertainty import mc_samples_for
 
 log = logging.getLogger(__name__)
 SPLITS = ("test", "val")

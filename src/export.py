@@ -28,11 +28,11 @@ import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from src.atomic_files import temporary_sibling, write_json_atomically
-from src.composition_errors import one_line_config_errors
-from src.errors import ConfigError
-from src.exit_on_user_error import exit_on_user_error
-from src.trained_run import TrainedRun, load_trained_run, refuse_model_settings
+from src.cli.composition_errors import one_line_config_errors
+from src.cli.exit_on_user_error import exit_on_user_error
+from src.core.atomic_files import temporary_sibling, write_json_atomically
+from src.core.errors import ConfigError
+from src.inference.trained_run import TrainedRun, load_trained_run, refuse_model_settings
 
 log = logging.getLogger(__name__)
 

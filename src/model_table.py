@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from src.composition_errors import one_line_config_errors
+from src.cli.composition_errors import one_line_config_errors
 from src.models import NestedUNet, UNet
 
 BEGIN, END = "<!-- model-table:begin -->", "<!-- model-table:end -->"

@@ -23,18 +23,18 @@ from omegaconf import DictConfig
 from PIL import Image
 from rich.progress import track
 
-from src.atomic_files import write_json_atomically
-from src.composition_errors import one_line_config_errors
+from src.cli.composition_errors import one_line_config_errors
+from src.cli.exit_on_user_error import exit_on_user_error
+from src.core.atomic_files import write_json_atomically
+from src.core.errors import ConfigError, DataError
 from src.data.datamodule import check_size
 from src.data.decode import read_image, resize_image
 from src.data.folder import IMAGE_EXTENSIONS
 from src.data.labels import ClassTable
-from src.errors import ConfigError, DataError
-from src.exit_on_user_error import exit_on_user_error
 from src.figures.legend import present_classes, with_legend_below
 from src.figures.segmentation import colorize, heatmap, overlay
-from src.trained_run import load_trained_run, refuse_model_settings
-from src.uncertainty import Prediction, entropy, mc_samples_for, predict, predict_mc_dropout
+from src.inference.trained_run import load_trained_run, refuse_model_settings
+from src.inference.uncertainty import Prediction, entropy, mc_samples_for, predict, predict_mc_dropout
 
 log = logging.getLogger(__name__)
 DEVICES = ("auto", "cpu", "cuda")

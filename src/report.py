@@ -24,10 +24,10 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from src.errors import ConfigError
+from src.core.errors import ConfigError
+from src.core.history import series
 from src.figures.curves import plot_runs
 from src.figures.side_by_side import side_by_side
-from src.history import series
 
 History = list[dict[str, float]]
 MISSING = "-"  # a table cell without a value

@@ -7,15 +7,15 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from src.composition_errors import one_line_config_errors
-from src.config_checks import check_config
-from src.config_tree import print_config_tree
-from src.ddp_in_multirun import ddp_as_one_job
-from src.errors import ConfigError
-from src.exit_on_user_error import exit_on_user_error
-from src.fit_resume import fit_checkpoint
-from src.instantiate import instantiate_group
-from src.sweep_resume import finished_job
+from src.cli.composition_errors import one_line_config_errors
+from src.cli.config_checks import check_config
+from src.cli.exit_on_user_error import exit_on_user_error
+from src.core.config_tree import print_config_tree
+from src.core.ddp_in_multirun import ddp_as_one_job
+from src.core.errors import ConfigError
+from src.core.instantiate import instantiate_group
+from src.sweeps.resume import finished_job
+from src.training.fit_resume import fit_checkpoint
 
 
 def train(cfg: DictConfig) -> dict[str, float]:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from src.errors import ConfigError
+from src.core.errors import ConfigError
 from src.models.architecture import check_weights_fit, describe_weights
 from src.models.nested_unet import NestedUNet
 from src.models.pixel_classifier import PixelClassifier

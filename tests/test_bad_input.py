@@ -21,11 +21,11 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 from PIL import Image
 
-from src.errors import ConfigError
-from src.exit_on_user_error import user_error_line
-from src.run_folder_on_error import CREATED_BY_THIS_LAUNCH, settle_failed_run_folder
+from src.cli.exit_on_user_error import user_error_line
+from src.cli.run_folder_on_error import CREATED_BY_THIS_LAUNCH, settle_failed_run_folder
+from src.core.errors import ConfigError
+from src.inference.trained_run import load_trained_run
 from src.train import train
-from src.trained_run import load_trained_run
 from tests.conftest import ROOT, TINY, TINY_REAL_DATA, TRAINED_RUN, compose_tiny
 from tests.fake_datasets import write_camvid
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from hydra.core.global_hydra import GlobalHydra
 
-from src.config_checks import check_config, closest
-from src.errors import ConfigError
+from src.cli.config_checks import check_config, closest
+from src.core.errors import ConfigError
 from tests.conftest import ROOT, TINY, compose_tiny
 
 BAD = [  # (overrides, the error's exact start); one row per kind of check

@@ -47,7 +47,9 @@ def test_camvid_presets_train_for_the_20_minute_budget_and_validate_where_they_s
     # would the end of max_epochs (the last partial batch of an epoch is dropped).
     steps = cfg.trainer.max_epochs * (CAMVID_TRAIN_IMAGES // cfg.data.batch_size)
     assert cfg.trainer.check_val_every_n_epoch is None and steps % cfg.trainer.val_check_interval == 0
-    assert cfg.model.scheduler._target_ == "src.schedules.warmup_cosine"  # follows max_time (src/schedules.py)
+    assert (
+        cfg.model.scheduler._target_ == "src.training.schedules.warmup_cosine"
+    )  # follows max_time (src/training/schedules.py)
     assert cfg.model.net._target_.endswith("NestedUNet" if preset == "camvid_unetpp" else ".UNet")
 
 

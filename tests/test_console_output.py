@@ -11,8 +11,8 @@ import pytest
 from omegaconf import OmegaConf
 from rich.table import Table
 
-from src.config_tree import print_config_tree
-from src.console import stdout_console
+from src.core.config_tree import print_config_tree
+from src.core.console import stdout_console
 from tests.conftest import TINY, run_module
 
 pytestmark = pytest.mark.slow

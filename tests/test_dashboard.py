@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from src.history import read_history
+from src.core.history import read_history
 
 
 def free_port() -> int:

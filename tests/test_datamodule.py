@@ -7,14 +7,11 @@ import torch
 from PIL import Image
 
 from src.data.cache import check_cache
-from src.data.datamodule import (
-    CamVidDataModule,
-    CityscapesDataModule,
-    FolderDataModule,
-    SyntheticStreetsDataModule,
-)
+from src.data.camvid import CamVidDataModule
+from src.data.cityscapes import CityscapesDataModule
+from src.data.folder import FolderDataModule
 from src.data.labels import NUM_LABEL_IDS
-from src.data.synthetic import write_synthetic_cityscapes
+from src.data.synthetic import SyntheticStreetsDataModule, write_synthetic_cityscapes
 from tests.fake_datasets import write_camvid, write_cityscapes, write_folder
 
 SIZES = {"train": 6, "val": 3, "test": 2}

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from src.data.datamodule import SyntheticStreetsDataModule
+from src.core.errors import ConfigError
 from src.data.device_augment import DeviceAugment, hue_rotations
 from src.data.device_batches import DeviceBatches
 from src.data.loader_workers import loader_workers, usable_cpus
-from src.errors import ConfigError
+from src.data.synthetic import SyntheticStreetsDataModule
 from src.train import train
 from tests.conftest import compose_tiny
 

@@ -14,9 +14,9 @@ import pytest
 from omegaconf import OmegaConf
 from PIL import Image
 
-from src.errors import ConfigError
+from src.core.errors import ConfigError
 from src.eval import MC_HINT
-from src.trained_run import load_trained_run
+from src.inference.trained_run import load_trained_run
 from tests.conftest import ROOT, run_module
 
 pytestmark = pytest.mark.slow

@@ -15,8 +15,8 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from src.export import PaddedNet, ParityError, check_parity, export, export_torchscript, load_exported
+from src.inference.trained_run import load_trained_run
 from src.models.unet import UNet
-from src.trained_run import load_trained_run
 from tests.conftest import ROOT, TINY, run_module
 
 pytestmark = pytest.mark.slow
@@ -146,7 +146,7 @@ def test_unetpp_ships_each_prune_level_as_a_smaller_net(trained_unetpp, tmp_path
             ["ckpt_path={ckpt}", "format=tflite"],
             "ConfigError: format=tflite is not an export format; expected one of onnx, torchscript",
         ),
-        ([], "ConfigError: ckpt_path is required"),  # the rest is src/trained_run.py's wording
+        ([], "ConfigError: ckpt_path is required"),  # the rest is src/inference/trained_run.py's wording
         (["ckpt_path={ckpt}", "prune_level=1"], "ConfigError: prune_level=1 applies to UNet++"),
     ],
 )

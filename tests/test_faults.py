@@ -19,11 +19,11 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import open_dict
 
-import src.checkpoint_io
-from src.errors import OutputError, TrainingError
-from src.history import read_history
-from src.loggers.appending_csv import AppendingCSVLogger
+import src.core.checkpoint_io
+from src.core.errors import OutputError, TrainingError
+from src.core.history import read_history
 from src.train import train
+from src.training.loggers.appending_csv import AppendingCSVLogger
 from tests.conftest import ROOT, TINY, with_user_callbacks
 
 pytestmark = pytest.mark.slow
@@ -273,13 +273,13 @@ def test_disk_full_while_saving_is_one_error_naming_the_file_and_earlier_checkpo
         f.write(b"\0" * 1000)
         raise failure
 
-    monkeypatch.setattr(src.checkpoint_io.torch, "save", save_until_disk_full)
+    monkeypatch.setattr(src.core.checkpoint_io.torch, "save", save_until_disk_full)
     with open_dict(cfg_tiny):
         cfg_tiny.trainer.max_epochs = 3
     checkpoints = tmp_path / "checkpoints"
     with pytest.raises(OutputError, match=rf"cannot write checkpoint .*: .*{reason}.*; earlier checkpoints"):
         train(cfg_tiny)
-    monkeypatch.setattr(src.checkpoint_io.torch, "save", real_save)
+    monkeypatch.setattr(src.core.checkpoint_io.torch, "save", real_save)
     assert sorted(p.name for p in checkpoints.iterdir()) == ["epoch_000.ckpt", "last.ckpt"]  # no partial file
     assert all(torch.load(p, weights_only=True)["epoch"] == 0 for p in checkpoints.iterdir())
 

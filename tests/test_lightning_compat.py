@@ -1,4 +1,4 @@
-"""The private Lightning / Hydra / torch names src/lightning_compat.py relies on exist in the installed versions:
+"""The private Lightning / Hydra / torch names src/core/lightning_compat.py relies on exist in the installed versions:
 an upgrade that removes one fails here, by name, not inside a run."""
 
 import inspect
@@ -9,7 +9,7 @@ from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from torch.utils.tensorboard import SummaryWriter
 
-from src import lightning_compat
+from src.core import lightning_compat
 
 
 def test_every_private_name_the_project_uses_is_still_there(tmp_path):

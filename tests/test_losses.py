@@ -9,10 +9,10 @@ import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
 
-from src.errors import ConfigError
-from src.losses.class_weights import class_weights
-from src.losses.segmentation_loss import SegmentationLoss
-from src.schedules import poly, warmup_cosine
+from src.core.errors import ConfigError
+from src.training.losses.class_weights import class_weights
+from src.training.losses.segmentation_loss import SegmentationLoss
+from src.training.schedules import poly, warmup_cosine
 from tests.conftest import compose_tiny
 
 

@@ -59,7 +59,7 @@ def test_epoch_loss_is_the_mean_over_labelled_pixels_across_batches():
     import lightning as L
 
     from src.models.pixel_classifier import PixelClassifier
-    from src.module import SegmentationModule
+    from src.training.module import SegmentationModule
 
     torch.manual_seed(0)
     images = torch.randn(4, 3, 8, 8)

@@ -72,7 +72,7 @@ def test_compile_switch_keeps_checkpoint_names():
     """model.compile=true compiles the net in place: its state_dict, and so checkpoints, keep the same keys."""
     from functools import partial
 
-    from src.module import SegmentationModule
+    from src.training.module import SegmentationModule
 
     def module(compile_net: bool) -> SegmentationModule:
         net = UNet(num_classes=5, base_channels=4, depth=2)
@@ -85,7 +85,7 @@ def test_compile_switch_keeps_checkpoint_names():
 
 
 def test_channel_dropout_mode_drops_whole_feature_maps():
-    from src.errors import ConfigError
+    from src.core.errors import ConfigError
     from src.models import NestedUNet
 
     net = UNet(num_classes=5, base_channels=4, depth=2, dropout=(0.3, 0.3), dropout_mode="channel").train()
@@ -105,7 +105,7 @@ def test_compile_that_fails_falls_back_to_eager_with_a_warning(monkeypatch, capl
     """model.compile=true where compiling fails (no C compiler, unsupported op): same outputs, eager, a warning."""
     from functools import partial
 
-    from src.module import SegmentationModule
+    from src.training.module import SegmentationModule
 
     def no_compiler(graph, example_inputs):
         raise RuntimeError("no C compiler on this machine")

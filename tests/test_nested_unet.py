@@ -7,7 +7,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from src.models import NestedUNet, UNet
 from src.models.nested_unet import node_name
-from src.module import SegmentationModule
+from src.training.module import SegmentationModule
 
 SMALL = {"num_classes": 5, "base_channels": 4, "depth": 4, "head_channels": None}
 

@@ -13,11 +13,11 @@ import torch
 from omegaconf import OmegaConf
 from PIL import Image
 
+from src.core.errors import ConfigError
 from src.data.labels import cityscapes_table
-from src.errors import ConfigError
 from src.figures.legend import MIN_FONT_PX
+from src.inference.trained_run import load_trained_run
 from src.predict import find_images
-from src.trained_run import load_trained_run
 from tests.conftest import ROOT, run_module
 
 pytestmark = pytest.mark.slow

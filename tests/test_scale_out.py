@@ -12,8 +12,8 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from src.errors import ConfigError
-from src.trainer_from_config import gpu_settings
+from src.core.errors import ConfigError
+from src.training.trainer import gpu_settings
 from tests.conftest import ROOT, TINY_REAL_DATA, compose_train, with_user_callbacks
 from tests.fake_datasets import write_camvid
 
@@ -179,7 +179,7 @@ def test_resume_continues_the_newest_matching_run_in_its_own_folder(tmp_path):
 def test_a_progress_bar_callback_is_dropped_when_the_trainer_disables_the_bar(tmp_path):
     from lightning.pytorch.callbacks import RichProgressBar
 
-    from src.trainer_from_config import build_trainer
+    from src.training.trainer import build_trainer
 
     trainer = build_trainer(
         accelerator="cpu", enable_progress_bar=False, callbacks=[RichProgressBar()], default_root_dir=tmp_path
@@ -190,7 +190,7 @@ def test_a_progress_bar_callback_is_dropped_when_the_trainer_disables_the_bar(tm
 @pytest.mark.slow
 def test_ddp_ctrl_c_to_every_process_stops_both_ranks_together_saved_and_resumable(tmp_path, data_cache):
     """A terminal's Ctrl-C reaches both DDP processes, not always between the same two batches: they agree
-    (src/callbacks/stop_on_sigint.py), stop at one step, rank 0 saves, and the run exits 130 without a hang."""
+    (src/training/callbacks/stop_on_sigint.py), stop at one step, rank 0 saves, and the run exits 130 without a hang."""
     last = tmp_path / "checkpoints" / "last.ckpt"
     args = ["trainer=ddp_cpu", "model.net.base_channels=4", "model.net.depth=2", "data.batch_size=2"]
     args += ["data.sizes.train=80", "data.sizes.val=4", "data.sizes.test=4", "data.size=[32,64]"]

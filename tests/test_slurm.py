@@ -22,7 +22,7 @@ from hydra import compose, initialize
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
-from src.slurm_allocation import NodeKind, allocation_problem, gpus_in_gres, swept_allocation
+from src.sweeps.slurm_allocation import NodeKind, allocation_problem, gpus_in_gres, swept_allocation
 from tests.conftest import ROOT, TINY, run_module, with_user_callbacks
 
 SCRIPT = ROOT / "scripts" / "local_slurm.sh"

@@ -10,8 +10,8 @@ import optuna
 import pytest
 from omegaconf import OmegaConf
 
-from src.config_resolvers import SWEEP_RECORD, sweep_dir
-from src.errors import ConfigError
+from src.core.config_resolvers import SWEEP_RECORD, sweep_dir
+from src.core.errors import ConfigError
 from tests.conftest import ROOT, TINY_REAL_DATA, with_user_callbacks
 from tests.fake_datasets import write_camvid
 

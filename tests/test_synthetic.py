@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from src.data.labels import CITYSCAPES_LABELS, LABEL_ID, NUM_LABEL_IDS
-from src.data.synthetic import draw_street_scene, write_synthetic_cityscapes
+from src.data.street_scene import draw_street_scene
+from src.data.synthetic import write_synthetic_cityscapes
 
 SIZES = {"train": 4, "val": 2, "test": 2}
 

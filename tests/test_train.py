@@ -75,7 +75,7 @@ def test_resume_from_checkpoint_continues_the_epoch_count(cfg_tiny, tmp_path):
 
 
 def test_training_step_never_syncs_with_the_host(cfg_tiny, monkeypatch):
-    from src.module import SegmentationModule
+    from src.training.module import SegmentationModule
 
     calls = []
     step = SegmentationModule.training_step

@@ -2,7 +2,7 @@
 
 `hydra/launcher=submitit_slurm` uses it (conf/hydra/launcher/submitit_slurm.yaml). Before anything is queued, it
 ends the command with status 1 and one line when there is no SLURM client, when the jobs sweep a setting that
-the allocation depends on, or when no node of the partition can hold a job (src/slurm_allocation.py); sbatch's
+the allocation depends on, or when no node of the partition can hold a job (src/sweeps/slurm_allocation.py); sbatch's
 own refusals end the same way. Once the jobs are queued, their results and failures are submitit's and Hydra's.
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from hydra.core.utils import JobReturn
 from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher as SubmititSlurmLauncher
 
-from src.slurm_allocation import allocation_problem, partition_nodes, refusal_line, swept_allocation
+from src.sweeps.slurm_allocation import allocation_problem, partition_nodes, refusal_line, swept_allocation
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from src.core.errors import DataError
 from src.data.decode import load_pair
 from src.data.labels import ClassTable
-from src.errors import DataError
 
 CACHE_VERSION = 2  # bump when the decoding or the file format changes
 Pair = tuple[Path, Path]

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from src.core.errors import MissingDataError
+from src.data.cache import Pair
+from src.data.datamodule import SegmentationDataModule
 from src.data.folder import pair_by_stem
-from src.errors import MissingDataError
+from src.data.labels import ClassTable, camvid_table
 
 LAYOUT = "<root>/<split>/<name>.png with labels in <root>/<split>annot/<name>.png (the SegNet CamVid release)"
 
@@ -20,3 +23,19 @@ def find_pairs(root: str | Path, split: str) -> list[tuple[Path, Path]]:
     if not root.is_dir():
         raise MissingDataError(f"no folder {root} (data.root); expected {LAYOUT}")
     return pair_by_stem(root / split, root / f"{split}annot", f"{LAYOUT} (data.root={root})")
+
+
+class CamVidDataModule(SegmentationDataModule):
+    """The SegNet CamVid release (11 classes, 11 = unlabelled ignored); 480x360 photos."""
+
+    name = "camvid"
+
+    @property
+    def table(self) -> ClassTable:
+        return camvid_table()
+
+    def has_split(self, split: str) -> bool:
+        return has_split(self.root, split)
+
+    def find_pairs(self, split: str) -> list[Pair]:
+        return find_pairs(self.root, split)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from src.errors import MissingDataError
+from src.core.errors import MissingDataError
+from src.data.cache import Pair
+from src.data.datamodule import SegmentationDataModule
+from src.data.labels import ClassTable, cityscapes_table
 
 IMAGE_SUFFIX = "_leftImg8bit.png"
 LABEL_SUFFIX = "_gtFine_labelIds.png"
@@ -52,3 +55,35 @@ def has_train_id_files(root: str | Path, split: str) -> bool:
     except MissingDataError:
         return False
     return True
+
+
+class CityscapesDataModule(SegmentationDataModule):
+    """A Cityscapes copy: the 34 label ids (`label_mode=labelIds`, the seed's) or the 19 benchmark trainIds.
+
+    In trainIds mode a split's `*_gtFine_labelTrainIds.png` files are read when every image has one;
+    otherwise the label ids are mapped (void ids -> ignored).
+    """
+
+    name = "cityscapes"
+
+    def __init__(self, root: str | None, label_mode: str = "labelIds", **kwargs) -> None:
+        cityscapes_table(label_mode)  # an unknown data.label_mode stops here, before the model is built
+        super().__init__(root=root, **kwargs)
+        self.label_mode = label_mode
+
+    @property
+    def table(self) -> ClassTable:
+        return cityscapes_table(self.label_mode)
+
+    def _train_id_files(self, split: str) -> bool:
+        return self.label_mode == "trainIds" and has_train_id_files(self.root, split)
+
+    def split_table(self, split: str) -> ClassTable:
+        return cityscapes_table(self.label_mode, files_hold_train_ids=self._train_id_files(split))
+
+    def has_split(self, split: str) -> bool:
+        return has_split(self.root, split)
+
+    def find_pairs(self, split: str) -> list[Pair]:
+        suffix = TRAIN_ID_SUFFIX if self._train_id_files(split) else LABEL_SUFFIX
+        return find_pairs(self.root, split, suffix)

@@ -1,7 +1,6 @@
-"""LightningDataModules: Cityscapes, CamVid, any image/mask folder, and the built-in synthetic street scenes.
-
-They share one pipeline (SegmentationDataModule): find a split's file pairs, decode/check/resize them once into
-a cache, serve them with albumentations. Each dataset only says where its files are and what its labels mean.
+"""The pipeline every dataset's LightningDataModule shares: find a split's file pairs, decode/check/resize them
+once into a cache, serve them with albumentations. Each dataset (cityscapes.py, camvid.py, folder.py,
+synthetic.py) only says where its files are and what its labels mean.
 """
 
 from __future__ import annotations
@@ -16,16 +15,14 @@ from lightning import LightningDataModule
 from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import DataLoader, Dataset
 
-from src.data import camvid, cityscapes, folder
+from src.core.errors import ConfigError
 from src.data.cache import Pair, cached_label_counts, ensure_cache, load_cache
 from src.data.decode import load_pair
 from src.data.device_batches import DeviceBatches
-from src.data.labels import ClassTable, camvid_table, cityscapes_table, folder_table
+from src.data.labels import ClassTable
 from src.data.loader_workers import cache_workers, check_workers, loader_workers
 from src.data.segmentation_dataset import CachedDataset, FileDataset
-from src.data.synthetic import GENERATOR_VERSION, write_synthetic_cityscapes
 from src.data.transforms import eval_transform, train_transform
-from src.errors import ConfigError
 
 SPLITS = ("train", "val", "test")
 STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
@@ -46,7 +43,9 @@ def seed_worker_transform(worker_id: int) -> None:
     same flips and jitters, and repeat them every epoch. torch's worker seed is the same on every DDP rank,
     so the rank is mixed in too.
     """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's (src/callbacks/stop_on_sigint.py)
+    signal.signal(
+        signal.SIGINT, signal.SIG_IGN
+    )  # Ctrl-C is the main process's (src/training/callbacks/stop_on_sigint.py)
     dataset = torch.utils.data.get_worker_info().dataset
     transform = getattr(dataset, "transform", None)
     if transform is not None:
@@ -271,128 +270,3 @@ class SegmentationDataModule(LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test")
-
-
-class CityscapesDataModule(SegmentationDataModule):
-    """A Cityscapes copy: the 34 label ids (`label_mode=labelIds`, the seed's) or the 19 benchmark trainIds.
-
-    In trainIds mode a split's `*_gtFine_labelTrainIds.png` files are read when every image has one;
-    otherwise the label ids are mapped (void ids -> ignored).
-    """
-
-    name = "cityscapes"
-
-    def __init__(self, root: str | None, label_mode: str = "labelIds", **kwargs) -> None:
-        cityscapes_table(label_mode)  # an unknown data.label_mode stops here, before the model is built
-        super().__init__(root=root, **kwargs)
-        self.label_mode = label_mode
-
-    @property
-    def table(self) -> ClassTable:
-        return cityscapes_table(self.label_mode)
-
-    def _train_id_files(self, split: str) -> bool:
-        return self.label_mode == "trainIds" and cityscapes.has_train_id_files(self.root, split)
-
-    def split_table(self, split: str) -> ClassTable:
-        return cityscapes_table(self.label_mode, files_hold_train_ids=self._train_id_files(split))
-
-    def has_split(self, split: str) -> bool:
-        return cityscapes.has_split(self.root, split)
-
-    def find_pairs(self, split: str) -> list[Pair]:
-        suffix = cityscapes.TRAIN_ID_SUFFIX if self._train_id_files(split) else cityscapes.LABEL_SUFFIX
-        return cityscapes.find_pairs(self.root, split, suffix)
-
-
-class CamVidDataModule(SegmentationDataModule):
-    """The SegNet CamVid release (11 classes, 11 = unlabelled ignored); 480x360 photos."""
-
-    name = "camvid"
-
-    @property
-    def table(self) -> ClassTable:
-        return camvid_table()
-
-    def has_split(self, split: str) -> bool:
-        return camvid.has_split(self.root, split)
-
-    def find_pairs(self, split: str) -> list[Pair]:
-        return camvid.find_pairs(self.root, split)
-
-
-class FolderDataModule(SegmentationDataModule):
-    """Any `images/` + `masks/` folders paired by stem, with the classes and the void value given in config."""
-
-    name = "folder"
-
-    def __init__(
-        self,
-        root: str | None,
-        class_names: Sequence[str],
-        ignore_index: int | None = 255,
-        images: str = "images",
-        masks: str = "masks",
-        val_fraction: float = 0.1,
-        test_fraction: float = 0.0,
-        split_seed: int = 0,
-        value_map: dict[int, int] | None = None,
-        **kwargs,
-    ) -> None:
-        super().__init__(root=root, **kwargs)
-        self._table = folder_table(class_names, ignore_index, value_map)
-
-    @property
-    def table(self) -> ClassTable:
-        return self._table
-
-    def has_split(self, split: str) -> bool:
-        hp = self.hparams
-        return folder.folder_has_split(self.root, split, hp.images, hp.val_fraction, hp.test_fraction)
-
-    def find_pairs(self, split: str) -> list[Pair]:
-        hp = self.hparams
-        return folder.find_folder_pairs(
-            self.root, split, hp.images, hp.masks, hp.val_fraction, hp.test_fraction, hp.split_seed
-        )
-
-
-class SyntheticStreetsDataModule(CityscapesDataModule):
-    """The built-in street scenes: generated once into `generate_dir` (keyed by the generator settings).
-
-    Setting `root` reads a real Cityscapes copy there instead, with the same loaders and transforms.
-    """
-
-    name = "synthetic"
-
-    def __init__(
-        self,
-        root: str | None = None,
-        generate_dir: str = "data/synthetic",
-        seed: int = 0,
-        sizes: dict[str, int] | None = None,
-        **kwargs,
-    ) -> None:
-        sizes = dict(sizes or {"train": 600, "val": 100, "test": 100})
-        height, width = check_size(kwargs.get("size", (128, 256)))
-        self.generate = root is None
-        if self.generate:
-            key = f"v{GENERATOR_VERSION}_seed{seed}_" + "-".join(f"{s}{n}" for s, n in sizes.items())
-            root = str(Path(generate_dir) / f"{key}_{height}x{width}")
-        super().__init__(root=root, **kwargs)
-        self.seed, self.sizes, self.height, self.width = seed, sizes, height, width
-        if not self.generate:
-            self.name = "cityscapes"
-
-    def has_split(self, split: str) -> bool:
-        return self.sizes.get(split, 0) > 0 if self.generate else super().has_split(split)
-
-    def prepare_data(self) -> None:
-        if self.generate:
-            write_synthetic_cityscapes(self.root, self.sizes, self.seed, self.height, self.width)
-        super().prepare_data()
-
-    def setup(self, stage: str | None = None) -> None:
-        if self.generate:  # setup() without prepare_data() (tests, notebooks): generate first
-            write_synthetic_cityscapes(self.root, self.sizes, self.seed, self.height, self.width)
-        super().setup(stage)

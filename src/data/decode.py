@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from src.core.errors import DataError
 from src.data.labels import ClassTable
-from src.errors import DataError
 
 RGB_CONVERTIBLE = {"L", "LA", "RGBA", "P", "PA", "CMYK", "YCbCr", "1"}  # 8-bit modes with an obvious RGB
 LABEL_MODES = {"L", "P"}  # one 8-bit channel of class values

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 
-from src.errors import ConfigError, DataError, MissingDataError
+from src.core.errors import ConfigError, DataError, MissingDataError
+from src.data.cache import Pair
+from src.data.datamodule import SegmentationDataModule
+from src.data.labels import ClassTable, folder_table
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 LOSSY_EXTENSIONS = {".jpg", ".jpeg"}  # compression invents values between classes: no use for masks
@@ -97,3 +101,39 @@ def folder_has_split(
     if has_split_folders(root, images):
         return (root / images / split).is_dir()
     return {"train": True, "val": val_fraction > 0, "test": test_fraction > 0}[split]
+
+
+class FolderDataModule(SegmentationDataModule):
+    """Any `images/` + `masks/` folders paired by stem, with the classes and the void value given in config."""
+
+    name = "folder"
+
+    def __init__(
+        self,
+        root: str | None,
+        class_names: Sequence[str],
+        ignore_index: int | None = 255,
+        images: str = "images",
+        masks: str = "masks",
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.0,
+        split_seed: int = 0,
+        value_map: dict[int, int] | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(root=root, **kwargs)
+        self._table = folder_table(class_names, ignore_index, value_map)
+
+    @property
+    def table(self) -> ClassTable:
+        return self._table
+
+    def has_split(self, split: str) -> bool:
+        hp = self.hparams
+        return folder_has_split(self.root, split, hp.images, hp.val_fraction, hp.test_fraction)
+
+    def find_pairs(self, split: str) -> list[Pair]:
+        hp = self.hparams
+        return find_folder_pairs(
+            self.root, split, hp.images, hp.masks, hp.val_fraction, hp.test_fraction, hp.split_seed
+        )

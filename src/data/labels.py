@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+from omegaconf import OmegaConf
 
-from src.errors import ConfigError
+from src.core.errors import ConfigError
 
 
 class Label(NamedTuple):
@@ -197,3 +198,9 @@ def folder_table(
         mapped = ", ".join(f"{raw}->{index}" for raw, index in value_map.items())
         table = ClassTable(table.names, table.colors, table.lut, table.valid, f"{table.description}, or {mapped}")
     return table
+
+
+def register_label_resolvers() -> None:
+    """`${cityscapes_num_classes:<label_mode>}` for the data configs; safe to call more than once."""
+    # An unknown mode gives null here; the datamodule then rejects data.label_mode with one clear line.
+    OmegaConf.register_new_resolver("cityscapes_num_classes", CITYSCAPES_NUM_CLASSES.get, replace=True)

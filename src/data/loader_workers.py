@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from src.errors import ConfigError
+from src.core.errors import ConfigError
 
 MAX_AUTO_WORKERS = 8  # more rarely helps at 128x256 and each worker holds its own copy of the pipeline
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global figure state
 from matplotlib.ticker import MaxNLocator
 
-from src.history import series
+from src.core.history import series
 
 #: file name -> (metric after "train/" / "val/", axis label)
 CURVES = {"loss": ("loss", "cross-entropy loss"), "accuracy": ("acc", "pixel accuracy"), "miou": ("miou", "mean IoU")}

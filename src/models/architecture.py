@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import torch
 
-from src.errors import ConfigError
+from src.core.errors import ConfigError
 
 
 def describe_weights(state: Mapping[str, torch.Tensor], prefix: str = "net.") -> str:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from src.errors import ConfigError
+from src.core.errors import ConfigError
 from src.models.blocks import ConvBlock, Down, Head, Up
 from src.models.unet import check_net_args, pad_to_multiple
 

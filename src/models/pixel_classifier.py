@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from src.errors import ConfigError
+from src.core.errors import ConfigError
 
 
 class PixelClassifier(nn.Sequential):

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from src.errors import ConfigError
+from src.core.errors import ConfigError
 from src.models.blocks import DROPOUT_MODES, ConvBlock, Down, Head, Up
 
 

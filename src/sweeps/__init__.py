@@ -1,0 +1,1 @@
+"""Hydra sweeps: resuming them, their summary, the SLURM allocation check, and the report over their jobs."""

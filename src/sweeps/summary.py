@@ -1,0 +1,93 @@
+"""A Hydra callback: at the end of a multirun, one table of every job's overrides and metrics.
+
+Writes `summary.csv` and `summary.json` into the sweep folder and prints the table. A job without a
+`metrics.json` (it failed, or is still running elsewhere) is listed with status "failed".
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
+from omegaconf import DictConfig, OmegaConf
+from rich.table import Table
+from rich.text import Text
+
+from src.core.atomic_files import write_json_atomically, write_text_atomically
+from src.core.console import stdout_console
+
+METRICS = ("val/miou", "val/acc", "val/loss", "test/miou", "test/acc", "test/loss")
+
+
+def job_row(job_dir: Path) -> dict[str, Any]:
+    """One job's number, overrides, status, best-val epoch and metrics, from the files it left."""
+    overrides_file = job_dir / ".hydra" / "overrides.yaml"
+    overrides = OmegaConf.to_container(OmegaConf.load(overrides_file)) if overrides_file.is_file() else []
+    row: dict[str, Any] = {"job": job_dir.name, "overrides": list(overrides)}
+    metrics_file = job_dir / "metrics.json"
+    if not metrics_file.is_file():
+        return row | {"status": "failed"}
+    metrics = json.loads(metrics_file.read_text())
+    values = metrics.get("best_val", {}) | metrics.get("test", {})
+    return (
+        row
+        | {"status": "done", "best_epoch": metrics.get("best_val", {}).get("epoch")}
+        | {name: values.get(name) for name in METRICS}
+    )
+
+
+def sweep_summary(sweep_dir: Path) -> list[dict[str, Any]]:
+    """Rows for the numbered job folders of a sweep, in job order."""
+    jobs = sorted((p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
+    rows = [job_row(job) for job in jobs]
+    shared = set.intersection(*(set(row["overrides"]) for row in rows)) if len(rows) > 1 else set()
+    for row in rows:  # what this job sets that not every job does: the swept values
+        row["swept"] = " ".join(o for o in row["overrides"] if o not in shared)
+        row["overrides"] = " ".join(row["overrides"])
+    return rows
+
+
+class SweepSummary(Callback):
+    """Summarise a multirun after each job and at its end (registered in conf/hydra/default.yaml).
+
+    After each job too: a grid sweep stops at its first failed job without reaching `on_multirun_end`.
+    """
+
+    def on_job_end(self, config: DictConfig, job_return: Any = None, **kwargs: Any) -> None:
+        if config.hydra.mode == RunMode.MULTIRUN and rank_zero_only.rank == 0:  # once per SLURM job, not per task
+            self.write(Path(config.hydra.sweep.dir), show=False)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        self.write(Path(config.hydra.sweep.dir), show=True)
+
+    def write(self, sweep_dir: Path, show: bool) -> None:
+        if not sweep_dir.is_dir():
+            return
+        rows = sweep_summary(sweep_dir)
+        columns = ["job", "status", "swept", "best_epoch", *METRICS]
+        table_csv = io.StringIO(newline="")
+        writer = csv.DictWriter(table_csv, fieldnames=[*columns, "overrides"])
+        writer.writeheader()
+        writer.writerows(rows)
+        # Atomic: the jobs of a SLURM sweep finish, and rewrite these, side by side.
+        write_text_atomically(sweep_dir / "summary.csv", table_csv.getvalue())
+        write_json_atomically(sweep_dir / "summary.json", rows)
+        if not show:
+            return
+        table = Table(title=f"Sweep {sweep_dir}: best-val epoch metrics, then test")
+        for column in columns:
+            table.add_column(column, justify="left" if column in ("status", "swept") else "right")
+        for row in rows:
+            # Text, not markup: an override such as tags=[a,b] would otherwise be read as a style tag and vanish.
+            table.add_row(*(Text(format_cell(row.get(c))) for c in columns))
+        stdout_console().print(table)
+
+
+def format_cell(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else "" if value is None else str(value)
