@@ -26,8 +26,8 @@ from src.cli.run_folder_on_error import CREATED_BY_THIS_LAUNCH, settle_failed_ru
 from src.core.errors import ConfigError
 from src.inference.trained_run import load_trained_run
 from src.train import train
-from tests.conftest import ROOT, TINY, TINY_REAL_DATA, TRAINED_RUN, compose_tiny
 from tests.fake_datasets import write_camvid
+from tests.helpers import ROOT, TINY, TINY_REAL_DATA, TRAINED_RUN, compose_tiny
 
 pytestmark = pytest.mark.slow
 

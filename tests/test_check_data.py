@@ -7,8 +7,8 @@ from hydra import compose, initialize
 from hydra.core.global_hydra import GlobalHydra
 
 from src.check_data import check_data
-from tests.conftest import ROOT
 from tests.fake_datasets import write_camvid
+from tests.helpers import ROOT
 
 
 def compose_check(overrides):

@@ -8,7 +8,7 @@ from hydra.core.global_hydra import GlobalHydra
 
 from src.cli.config_checks import check_config, closest
 from src.core.errors import ConfigError
-from tests.conftest import ROOT, TINY, compose_tiny
+from tests.helpers import ROOT, TINY, compose_tiny
 
 BAD = [  # (overrides, the error's exact start); one row per kind of check
     (["model.net.depth=9"], "model.net.depth=9: at most 6 for data.size=[64, 128]; each level halves the input"),

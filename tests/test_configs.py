@@ -8,7 +8,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import OmegaConf, open_dict
 
-from tests.conftest import compose_train
+from tests.helpers import compose_train
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 GROUPS = [

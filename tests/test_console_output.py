@@ -13,7 +13,7 @@ from rich.table import Table
 
 from src.core.config_tree import print_config_tree
 from src.core.console import stdout_console
-from tests.conftest import TINY, run_module
+from tests.helpers import TINY, run_module
 
 pytestmark = pytest.mark.slow
 

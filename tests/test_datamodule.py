@@ -89,7 +89,7 @@ def test_eval_is_deterministic_and_train_augments(scenes, tmp_path):
 
 
 def test_augment_presets_none_light_strong(scenes, tmp_path):
-    from tests.conftest import compose_train
+    from tests.helpers import compose_train
 
     presets = {p: dict(compose_train([f"data/augment={p}"]).data.augment) for p in ("none", "light", "strong")}
     assert presets["none"]["hflip"] == 0 and presets["none"]["jitter"] == 0 and presets["none"]["scale"] is None
@@ -150,7 +150,7 @@ def test_cityscapes_train_ids_read_label_train_id_files_when_present(tmp_path):
 
 
 def test_cityscapes_num_classes_follows_label_mode_in_config_and_mismatch_is_an_error(tmp_path):
-    from tests.conftest import compose_train
+    from tests.helpers import compose_train
 
     cfg = compose_train(["data=cityscapes", "data.root=/x", "data.label_mode=trainIds"])
     assert cfg.data.num_classes == 19 and cfg.model.num_classes == 19 and cfg.model.net.num_classes == 19
@@ -223,7 +223,7 @@ def test_folder_without_split_folders_splits_by_fraction_reproducibly(tmp_path):
 
 
 def test_folder_config_takes_num_classes_from_class_names():
-    from tests.conftest import compose_train
+    from tests.helpers import compose_train
 
     cfg = compose_train(["data=folder", "data.root=/x", "data.class_names=[background,road,car,person]"])
     assert cfg.data.num_classes == 4 and cfg.model.net.num_classes == 4

@@ -10,7 +10,7 @@ from src.data.device_batches import DeviceBatches
 from src.data.loader_workers import loader_workers, usable_cpus
 from src.data.synthetic import SyntheticStreetsDataModule
 from src.train import train
-from tests.conftest import compose_tiny
+from tests.helpers import compose_tiny
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 

@@ -17,7 +17,7 @@ from PIL import Image
 from src.core.errors import ConfigError
 from src.eval import MC_HINT
 from src.inference.trained_run import load_trained_run
-from tests.conftest import ROOT, run_module
+from tests.helpers import ROOT, run_module
 
 pytestmark = pytest.mark.slow
 

@@ -24,7 +24,7 @@ from src.core.errors import OutputError, TrainingError
 from src.core.history import read_history
 from src.train import train
 from src.training.loggers.appending_csv import AppendingCSVLogger
-from tests.conftest import ROOT, TINY, with_user_callbacks
+from tests.helpers import ROOT, TINY, with_user_callbacks
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from src.core.errors import ConfigError
 from src.training.losses.class_weights import class_weights
 from src.training.losses.segmentation_loss import SegmentationLoss
 from src.training.schedules import poly, warmup_cosine
-from tests.conftest import compose_tiny
+from tests.helpers import compose_tiny
 
 
 def batch(classes: int = 4, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

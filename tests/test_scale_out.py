@@ -14,8 +14,8 @@ from hydra.utils import instantiate
 
 from src.core.errors import ConfigError
 from src.training.trainer import gpu_settings
-from tests.conftest import ROOT, TINY_REAL_DATA, compose_train, with_user_callbacks
 from tests.fake_datasets import write_camvid
+from tests.helpers import ROOT, TINY_REAL_DATA, compose_train, with_user_callbacks
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
 from src.sweeps.slurm_allocation import NodeKind, allocation_problem, gpus_in_gres, swept_allocation
-from tests.conftest import ROOT, TINY, run_module, with_user_callbacks
+from tests.helpers import ROOT, TINY, run_module, with_user_callbacks
 
 SCRIPT = ROOT / "scripts" / "local_slurm.sh"
 PARTITION = "debug"

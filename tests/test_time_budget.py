@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-from tests.conftest import ROOT, TINY, with_user_callbacks
+from tests.helpers import ROOT, TINY, with_user_callbacks
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,8 @@ from hydra.utils import instantiate
 from omegaconf import open_dict
 
 from src.train import train
-from tests.conftest import ROOT, TINY, TINY_REAL_DATA, compose_tiny
 from tests.fake_datasets import write_camvid
+from tests.helpers import ROOT, TINY, TINY_REAL_DATA, compose_tiny
 
 pytestmark = pytest.mark.slow
 

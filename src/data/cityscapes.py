@@ -58,7 +58,7 @@ def has_train_id_files(root: str | Path, split: str) -> bool:
 
 
 class CityscapesDataModule(SegmentationDataModule):
-    """A Cityscapes copy: the 34 label ids (`label_mode=labelIds`, the seed's) or the 19 benchmark trainIds.
+    """A Cityscapes copy: the 34 label ids (`label_mode=labelIds`, the reference's) or the 19 benchmark trainIds.
 
     In trainIds mode a split's `*_gtFine_labelTrainIds.png` files are read when every image has one;
     otherwise the label ids are mapped (void ids -> ignored).

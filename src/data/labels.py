@@ -60,7 +60,7 @@ CITYSCAPES_LABELS: tuple[Label, ...] = (
     Label("license plate", -1, -1, "vehicle", (0, 0, 142)),
 )
 
-#: Classes as the seed counts them: label ids 0..33 (license plate, id -1, never appears in label files).
+#: Classes as the reference UNet counts them: label ids 0..33 (license plate, id -1, never appears in label files).
 NUM_LABEL_IDS = 34
 LABEL_ID = {label.name: label.id for label in CITYSCAPES_LABELS}
 CLASS_NAMES: tuple[str, ...] = tuple(label.name for label in CITYSCAPES_LABELS if label.id >= 0)
@@ -125,7 +125,7 @@ TRAIN_LABELS = tuple(sorted((lb for lb in CITYSCAPES_LABELS if 0 <= lb.train_id 
 
 
 def cityscapes_table(label_mode: str = "labelIds", files_hold_train_ids: bool = False) -> ClassTable:
-    """The 34 label ids (the seed's classes), or the 19-class benchmark trainIds with every other id ignored.
+    """The 34 label ids (the reference's classes), or the 19-class benchmark trainIds with every other id ignored.
 
     `files_hold_train_ids`: the label files are `*_labelTrainIds.png` (values 0..18 and 255), not label ids.
     """

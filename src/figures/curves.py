@@ -1,4 +1,4 @@
-"""Train-vs-val curves per epoch (the seed's loss and accuracy figures), and one metric across several runs."""
+"""Train-vs-val curves per epoch (the reference's loss and accuracy figures), and one metric across several runs."""
 
 from __future__ import annotations
 
