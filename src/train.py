@@ -12,7 +12,6 @@ from src.cli.config_checks import check_config
 from src.cli.exit_on_user_error import exit_on_user_error
 from src.core.config_tree import print_config_tree
 from src.core.ddp_in_multirun import ddp_as_one_job
-from src.core.errors import ConfigError
 from src.core.instantiate import instantiate_group
 from src.sweeps.resume import finished_job
 from src.training.fit_resume import fit_checkpoint
@@ -21,10 +20,6 @@ from src.training.fit_resume import fit_checkpoint
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit, then test the best checkpoint; returns every logged metric (fit's, then test's)."""
     check_config(cfg)  # every value, before any data is read or network built
-    if not cfg.train and not cfg.ckpt_path:
-        raise ConfigError("train=false tests a trained model: give it with ckpt_path=<file.ckpt>")
-    if cfg.get("resume") and cfg.ckpt_path not in (None, "last"):
-        raise ConfigError(f"resume=true continues an earlier run's last.ckpt; drop it or ckpt_path={cfg.ckpt_path}")
     if cfg.print_config:
         print_config_tree(cfg)
     if cfg.seed is not None:

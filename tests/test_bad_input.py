@@ -178,6 +178,22 @@ def in_process_rows(tmp_path: Path, trained_run: Path) -> list[tuple[str, list[s
     ]
 
 
+def test_resume_with_nothing_to_resume_ends_in_one_line(tmp_path):
+    """The run and sweep folders are resolved before the job starts: their resolvers' errors are one line too."""
+    logs = tmp_path / "logs"
+    for args, line in (
+        (["resume=true"], f"ConfigError: resume: no earlier run in {logs}/<date>/<time>/ with the overrides"),
+        (["-m", "resume=true"], f"ConfigError: resume: no earlier sweep in {logs}/multirun/<date>/<time>/"),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "src.train", *args, f"paths.log_dir={logs}"],
+            cwd=ROOT, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+        assert proc.stderr.strip().splitlines()[-1].startswith(line)
+        assert not logs.exists()
+
+
 def test_other_bad_inputs_raise_an_error_whose_line_names_the_key_or_file_and_train_nothing(
     tmp_path, data_cache, trained_run
 ):

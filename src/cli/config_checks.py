@@ -141,6 +141,12 @@ def lookup(config: dict, key: str) -> tuple[bool, Any]:
 
 def check_relations(config: dict) -> None:
     """Values that are each fine alone but not together."""
+    if config.get("train") is False and not config.get("ckpt_path"):
+        raise ConfigError("train=false tests a trained model: give it with ckpt_path=<file.ckpt>")
+    if config.get("resume") and config.get("ckpt_path") not in (None, "last"):
+        raise ConfigError(
+            f"resume=true continues an earlier run's last.ckpt; drop it or ckpt_path={config['ckpt_path']}"
+        )
     _, size = lookup(config, "data.size")
     found, depth = lookup(config, "model.net.depth")
     if found and isinstance(size, list) and is_int(depth):

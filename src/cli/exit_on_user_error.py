@@ -15,7 +15,7 @@ from hydra.errors import InstantiationException
 from hydra.types import RunMode
 from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import SIGTERMException
-from omegaconf.errors import MissingMandatoryValue
+from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
 
 from src.cli.run_folder_on_error import settle_failed_run_folder
 from src.core.errors import USER_ERRORS
@@ -27,7 +27,10 @@ WORKER_PREFIX = "Caught "  # torch re-raises a DataLoader worker's error with it
 def user_error_line(err: BaseException) -> str | None:
     """`Type: message` of the user error behind `err` (unwrapping Hydra's instantiation errors), or None."""
     while err is not None and not isinstance(err, (*USER_ERRORS, MissingMandatoryValue)):
-        err = err.__cause__ if isinstance(err, InstantiationException) else None
+        if isinstance(err, InterpolationResolutionError):  # a resolver's error (OmegaConf keeps it as the context)
+            err = err.__cause__ or err.__context__
+        else:
+            err = err.__cause__ if isinstance(err, InstantiationException) else None
     if err is None:
         return None
     if isinstance(err, MissingMandatoryValue):  # a required key left at ??? (data.root, data.class_names)
