@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from src.report import Job, convergence_epoch, main, name_runs, overfitting_onset, swept_values
-from tests.conftest import TINY, run_module
+from src.report import main
+from src.sweeps.jobs import Job, name_runs, swept_values
+from src.sweeps.statistics import convergence_epoch, overfitting_onset
+from tests.helpers import TINY, run_module
 
 
 def history(**columns: list[float | None]) -> list[dict[str, float]]:
@@ -175,6 +177,7 @@ def test_bad_input_exits_1_with_one_line_naming_the_path(case, hand_made_sweep, 
         assert f"{path}/plots" in err and "multirun" in err
 
 
+@pytest.mark.slow  # runs the CLI
 def test_cli_bad_path_and_help(capsys):
     proc = run_module("src.report", ["does/not/exist"])
     assert proc.returncode == 1

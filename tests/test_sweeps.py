@@ -1,4 +1,4 @@
-"""Optuna sweeps (a failed trial does not stop them, a killed stored study continues) and grid sweep summaries."""
+"""Optuna sweeps (a failed trial does not stop them, a killed stored study continues) and sweep summaries."""
 
 import json
 import signal
@@ -12,8 +12,9 @@ from omegaconf import OmegaConf
 
 from src.core.config_resolvers import SWEEP_RECORD, sweep_dir
 from src.core.errors import ConfigError
-from tests.conftest import ROOT, TINY_REAL_DATA, with_user_callbacks
+from src.sweeps.summary import SweepSummary
 from tests.fake_datasets import write_camvid
+from tests.helpers import ROOT, TINY_REAL_DATA, with_user_callbacks
 
 
 @pytest.fixture
@@ -137,3 +138,36 @@ def test_resume_finds_the_sweep_started_with_the_same_overrides(tmp_path):
         ConfigError, match=r"resume: no earlier sweep in .* started with the overrides \['model=unet'\]"
     ):
         sweep_dir(str(tmp_path), True, ["model=unet"])
+
+
+def write_job(sweep, number, overrides, metrics_json=None):
+    """A hand-made job folder: its overrides.yaml and, unless None, this text as its metrics.json."""
+    job = sweep / str(number)
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
+    if metrics_json is not None:
+        (job / "metrics.json").write_text(metrics_json)
+
+
+def test_summary_of_done_crashed_cut_off_and_test_only_jobs(tmp_path):
+    sweep = tmp_path / "sweep"
+    best = {"epoch": 2, "val/miou": 0.5, "val/acc": 0.8, "val/loss": 0.7}
+    write_job(sweep, 0, ["model=unet", "seed=1"], json.dumps({"best_val": best, "test": {"test/miou": 0.4}}))
+    write_job(sweep, 1, ["model=unetpp", "seed=1"])  # crashed: no metrics.json
+    write_job(
+        sweep, 2, ["model=unet", "seed=1", "train=false"], json.dumps({"best_val": {}, "test": {"test/miou": 0.3}})
+    )
+    write_job(sweep, 3, ["model=unetpp", "seed=1"], '{"best_val": ')  # cut off: listed, not a crash of the sweep
+    SweepSummary().write(sweep, show=False)
+    rows = json.loads((sweep / "summary.json").read_text())
+    assert [(r["job"], r["status"], r["swept"]) for r in rows] == [
+        ("0", "done", "model=unet"),
+        ("1", "failed", "model=unetpp"),
+        ("2", "done", "model=unet train=false"),  # a test-only job has test metrics to show
+        ("3", "failed", "model=unetpp"),
+    ]
+    assert (rows[0]["best_epoch"], rows[0]["val/miou"], rows[0]["test/miou"]) == (2, 0.5, 0.4)
+    assert (rows[2]["best_epoch"], rows[2]["val/miou"], rows[2]["test/miou"]) == (None, None, 0.3)
+    assert rows[0]["overrides"] == "model=unet seed=1"
+    header = (sweep / "summary.csv").read_text().splitlines()[0]
+    assert header == "job,status,swept,best_epoch,val/miou,val/acc,val/loss,test/miou,test/acc,test/loss,overrides"

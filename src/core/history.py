@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 def csv_metrics_file(trainer: Trainer) -> Path | None:
     """The metrics.csv of the trainer's CSV logger, or None without one (logger=tensorboard alone)."""
-    from lightning.pytorch.loggers import CSVLogger  # here: src.report reads histories without Lightning
+    # Imported here: the sweep report (src/sweeps/statistics.py) reads histories without loading Lightning.
+    from lightning.pytorch.loggers import CSVLogger
 
     for logger in trainer.loggers:
         if isinstance(logger, CSVLogger):

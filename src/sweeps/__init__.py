@@ -1,1 +1,2 @@
-"""Hydra sweeps: resuming them, their summary, the SLURM allocation check, and the report over their jobs."""
+"""Hydra sweeps: their jobs read once (jobs), the summary, per-run statistics, analysis and rendering of the report,
+resuming a sweep, and the SLURM allocation check."""

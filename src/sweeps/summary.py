@@ -1,54 +1,50 @@
 """A Hydra callback: at the end of a multirun, one table of every job's overrides and metrics.
 
-Writes `summary.csv` and `summary.json` into the sweep folder and prints the table. A job without a
-`metrics.json` (it failed, or is still running elsewhere) is listed with status "failed".
+Writes `summary.csv` and `summary.json` into the sweep folder and prints the table. A job without a readable
+`metrics.json` (it failed, or is still running elsewhere) is listed with status "failed"; the jobs are read as
+the report reads them (`jobs.py`).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from lightning.pytorch.utilities.rank_zero import rank_zero_only
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from rich.table import Table
 from rich.text import Text
 
 from src.core.atomic_files import write_json_atomically, write_text_atomically
 from src.core.console import stdout_console
+from src.sweeps.jobs import Job, differing_overrides, read_jobs
 
 METRICS = ("val/miou", "val/acc", "val/loss", "test/miou", "test/acc", "test/loss")
 
 
-def job_row(job_dir: Path) -> dict[str, Any]:
-    """One job's number, overrides, status, best-val epoch and metrics, from the files it left."""
-    overrides_file = job_dir / ".hydra" / "overrides.yaml"
-    overrides = OmegaConf.to_container(OmegaConf.load(overrides_file)) if overrides_file.is_file() else []
-    row: dict[str, Any] = {"job": job_dir.name, "overrides": list(overrides)}
-    metrics_file = job_dir / "metrics.json"
-    if not metrics_file.is_file():
+def job_row(job: Job) -> dict[str, Any]:
+    """One job's number, overrides, status, best-val epoch and metrics; "failed" without a readable metrics.json."""
+    row: dict[str, Any] = {"job": job.number, "overrides": job.overrides or []}
+    if job.metrics is None:
         return row | {"status": "failed"}
-    metrics = json.loads(metrics_file.read_text())
-    values = metrics.get("best_val", {}) | metrics.get("test", {})
+    values = job.metrics.get("best_val", {}) | job.metrics.get("test", {})
     return (
         row
-        | {"status": "done", "best_epoch": metrics.get("best_val", {}).get("epoch")}
+        | {"status": "done", "best_epoch": job.metrics.get("best_val", {}).get("epoch")}
         | {name: values.get(name) for name in METRICS}
     )
 
 
 def sweep_summary(sweep_dir: Path) -> list[dict[str, Any]]:
     """Rows for the numbered job folders of a sweep, in job order."""
-    jobs = sorted((p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
+    jobs = read_jobs(sweep_dir)
     rows = [job_row(job) for job in jobs]
-    shared = set.intersection(*(set(row["overrides"]) for row in rows)) if len(rows) > 1 else set()
-    for row in rows:  # what this job sets that not every job does: the swept values
-        row["swept"] = " ".join(o for o in row["overrides"] if o not in shared)
+    for row, swept in zip(rows, differing_overrides(jobs)[0], strict=True):
+        row["swept"] = " ".join(swept)  # what this job sets that not every job does
         row["overrides"] = " ".join(row["overrides"])
     return rows
 
