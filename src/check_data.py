@@ -2,99 +2,27 @@
 
 Reads and checks every file (building the cache when `data.cache=true`), then reports each split's size and
 class pixel shares, and how fast the configured DataLoader serves one epoch of the train split from the cache
-and decoding the files each time. Run it twice: the first run pays for building the cache, the second only
-checks it. Writes data_report.json to its run folder.
+and decoding the files each time (src/data/dataset_report.py). Run it twice: the first run pays for building the
+cache, the second only checks it. Writes data_report.json to its run folder.
 """
 
 from __future__ import annotations
 
-import json
-import time
-from pathlib import Path
-
 import hydra
-import numpy as np
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
-from rich.table import Table
 
 from src.cli.composition_errors import one_line_config_errors
 from src.cli.exit_on_user_error import exit_on_user_error
-from src.core.console import stdout_console
-from src.core.errors import ConfigError
-from src.data.datamodule import SPLITS, SegmentationDataModule
-
-
-def epoch_seconds(datamodule: SegmentationDataModule, max_batches: int | None) -> tuple[float, int]:
-    """Seconds for one pass over the train loader (worker start-up included), and images served."""
-    start, images = time.perf_counter(), 0
-    for i, (batch, _) in enumerate(datamodule.train_dataloader()):
-        images += len(batch)
-        if max_batches is not None and i + 1 >= max_batches:
-            break
-    return time.perf_counter() - start, images
-
-
-def class_shares(datamodule: SegmentationDataModule, split: str) -> np.ndarray:
-    """The share of each class (and of ignored pixels, last) among all pixels of a split, before augmentation."""
-    counts = datamodule.label_counts(split)
-    k = datamodule.table.num_classes
-    return np.append(counts[:k], counts[k:].sum()) / max(counts.sum(), 1)
+from src.cli.run_report import write_run_report
+from src.data.dataset_report import dataset_report, print_dataset_report
 
 
 def check_data(cfg: DictConfig) -> dict:
-    """Prepare (check and cache) every split, then measure; returns the report."""
+    """Prepare (check and cache) every split of cfg.data, then measure; returns the report."""
     torch.manual_seed(0)
-    datamodule: SegmentationDataModule = instantiate(cfg.data)
-    start = time.perf_counter()
-    datamodule.prepare_data()
-    prepare = time.perf_counter() - start
-    datamodule.setup()
-    report: dict = {"dataset": datamodule.name, "root": str(datamodule.root), "prepare_seconds": round(prepare, 2)}
-    report["cache"] = dict(datamodule.cache_status)  # per split: reused, built or rebuilt (why)
-    report["cache_folders"] = {split: str(folder) for split, folder in datamodule.cache_folders.items()}
-    report["splits"] = {s: len(d) for s, d in datamodule.datasets.items() if s in SPLITS}
-    report["class_shares"] = {s: class_shares(datamodule, s).round(5).tolist() for s in datamodule.datasets}
-
-    cached = epoch_seconds(datamodule, cfg.max_batches)
-    if cached[1] == 0:
-        raise ConfigError(
-            f"data.batch_size={datamodule.hparams.batch_size} is larger than the {report['splits']['train']}"
-            " train images: no full batch to time"
-        )
-    datamodule.hparams.cache = False
-    datamodule.datasets.clear()
-    datamodule.setup("fit")
-    decoded = epoch_seconds(datamodule, cfg.max_batches)
-    report["train_epoch"] = {
-        "images": cached[1],
-        "cached_seconds": round(cached[0], 3),
-        "decoding_seconds": round(decoded[0], 3),
-        "cached_images_per_s": round(cached[1] / cached[0], 1),
-        "decoding_images_per_s": round(decoded[1] / decoded[0], 1),
-        "speedup": round(decoded[0] / cached[0], 1),
-    }
-    return report
-
-
-def print_report(report: dict, class_names: list[str]) -> None:
-    console = stdout_console()
-    console.print(f"{report['dataset']} at {report['root']}: {report['splits']}")
-    console.print(f"prepared in {report['prepare_seconds']} s; cache per split: {report['cache'] or 'off'}")
-    table = Table(title="Pixel share per class (%)")
-    table.add_column("class")
-    for split in report["class_shares"]:
-        table.add_column(split, justify="right")
-    for i, name in enumerate([*class_names, "(ignored)"]):
-        table.add_row(name, *(f"{100 * shares[i]:.2f}" for shares in report["class_shares"].values()))
-    console.print(table)
-    epoch = report["train_epoch"]
-    console.print(
-        f"train epoch ({epoch['images']} images): {epoch['cached_seconds']} s from the cache"
-        f" ({epoch['cached_images_per_s']} img/s), {epoch['decoding_seconds']} s decoding the files"
-        f" ({epoch['decoding_images_per_s']} img/s): {epoch['speedup']}x"
-    )
+    return dataset_report(instantiate(cfg.data), cfg.max_batches)
 
 
 @one_line_config_errors
@@ -102,9 +30,8 @@ def print_report(report: dict, class_names: list[str]) -> None:
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
     report = check_data(cfg)
-    print_report(report, instantiate(cfg.data).class_names)
-    path = Path(cfg.paths.output_dir) / "data_report.json"
-    path.write_text(json.dumps(report, indent=2) + "\n")
+    print_dataset_report(report, instantiate(cfg.data).class_names)
+    path = write_run_report(cfg.paths.output_dir, "data_report.json", report)
     print(f"caches: {report['cache_folders'] or 'off'}\nreport: {path}")
 
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
+from hydra.utils import instantiate
 
-from tests.conftest import TINY, run_module
+from src.training.benchmark.raw_loop import training_loss
+from tests.helpers import TINY, compose_tiny, run_module
 
 pytestmark = pytest.mark.slow
 
@@ -38,3 +42,22 @@ def test_benchmark_writes_a_consistent_report(tmp_path: Path, data_cache: Path):
     assert [row["model"] for row in r["inference"]] == ["UNet", "UNet++ L1", "UNet++ L2", "UNet++ accurate (2 heads)"]
     gflops = [row["gflops"] for row in r["inference"][1:3]]
     assert gflops[0] < gflops[1]  # pruning to L1 computes less than L2
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [[], ["model=unetpp", "model.net.deep_supervision=true", "model/loss=ce_dice"]],
+    ids=["unet_ce", "unetpp_deep_supervision_ce_dice"],
+)
+def test_raw_loop_trains_on_the_modules_own_loss(tmp_path: Path, data_cache: Path, overrides: list[str]):
+    """The raw loop's loss is the module's training_step loss (deep supervision, class weights, Dice included)."""
+    cfg = compose_tiny(tmp_path, data_cache, overrides)
+    module = instantiate(cfg.model).train()
+    module.objective.set_class_counts(np.arange(1, cfg.data.num_classes + 1))  # as setup does from the train split
+    torch.manual_seed(0)
+    images, labels = torch.randn(2, 3, 64, 128), torch.randint(0, cfg.data.num_classes, (2, 64, 128))
+    assert isinstance(module(images), list) == ("model.net.deep_supervision=true" in overrides)  # one loss per head
+    torch.manual_seed(1)  # the same dropout masks for both forward passes
+    raw = training_loss(module, module(images), labels)
+    torch.manual_seed(1)
+    assert raw.item() == pytest.approx(module.training_step((images, labels), 0).item())

@@ -60,4 +60,4 @@ def test_tool_runs_get_their_own_output_folder(app, folder):
     GlobalHydra.instance().clear()
     with initialize(version_base="1.3", config_path="../conf"):
         cfg = compose(config_name=f"{app}.yaml", return_hydra_config=True)
-    assert cfg.hydra.run._get_node("dir")._value().startswith(f"${{paths.log_dir}}/{folder}/")
+    assert cfg.hydra.run.dir.startswith(f"{cfg.paths.log_dir}/{folder}/")  # as resolved when the tool runs

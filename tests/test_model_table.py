@@ -5,8 +5,9 @@ import pytest
 from hydra import compose, initialize
 from hydra.core.global_hydra import GlobalHydra
 
-from src.model_table import BEGIN, END, model_table, replace_between_markers
-from tests.conftest import ROOT
+from src.model_table import model_table
+from src.models.cost_table import BEGIN, END, replace_between_markers
+from tests.helpers import ROOT
 
 SMALL = ["base_channels=2", "size=[32,64]", "batch_size=1", "rounds=1", "warmup=0"]
 
