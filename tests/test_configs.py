@@ -1,13 +1,21 @@
-"""Every option of every config group composes, and every data/model option instantiates."""
+"""Every option of every config group composes, and every data/model option instantiates; the tools' configs
+are typed and keep their run folders."""
 
+import re
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 import torch
+from hydra import compose, initialize
+from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
-from omegaconf import OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import ValidationError
 
+from src.cli.tool_configs import ROOT_SCHEMAS, BenchSettings
 from tests.helpers import compose_train
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -108,3 +116,84 @@ def test_sweep_folder_resolves_before_any_job_starts():
     cfg = compose_train(["model=unet"])
     HydraConfig.instance().cfg = None  # as the sweeper sees it: nothing set yet
     assert str(cfg.hydra.sweep.dir).startswith("outputs/multirun/")
+
+
+def test_every_model_trains_in_the_same_module():
+    """model/common/default.yaml holds the module's settings once; each model only adds its net."""
+    unet, colour = compose_train(["model=unet"]).model, compose_train(["model=colour_baseline"]).model
+    assert {k: v for k, v in unet.items() if k != "net"} == {k: v for k, v in colour.items() if k != "net"}
+    assert unet._target_ == "src.training.module.SegmentationModule" and list(unet)[-1] == "net"
+    # the module's groups keep their names under the shared file
+    cfg = compose_train(["model=colour_baseline", "model/optimizer=adamw", "~model/scheduler"])
+    assert cfg.model.optimizer._target_ == "torch.optim.AdamW" and "scheduler" not in cfg.model
+
+
+TOOLS = ["eval", "predict", "export", "benchmark", "model_table", "check_data"]
+
+
+def compose_tool(tool: str, overrides: list[str] | None = None) -> DictConfig:
+    """conf/<tool>.yaml composed as `python -m src.<tool>` would."""
+    GlobalHydra.instance().clear()
+    with initialize(version_base="1.3", config_path="../conf"):
+        return compose(config_name=f"{tool}.yaml", return_hydra_config=True, overrides=overrides or [])
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_each_tool_runs_in_a_folder_of_its_own(tool):
+    """hydra/tool.yaml gives all six the same pattern; each still writes to outputs/<tool>/<date>/<time>/."""
+    cfg = compose_tool(tool)
+    assert re.fullmatch(rf"outputs/{tool}/\d{{4}}-\d\d-\d\d/\d\d-\d\d-\d\d", cfg.hydra.run.dir), cfg.hydra.run.dir
+    assert cfg.task_name == tool  # also names its log file (hydra/default.yaml)
+
+
+@pytest.mark.parametrize("tool", [t for t in TOOLS if t != "benchmark"])
+def test_each_tool_schema_types_exactly_the_keys_of_its_yaml(tool):
+    """Every key conf/<tool>.yaml sets has a type in src/cli/tool_configs.py, and every typed key a value there."""
+    own = {k for k in OmegaConf.load(CONF / f"{tool}.yaml") if k not in ("defaults", "hydra")}
+    assert {f.name for f in fields(ROOT_SCHEMAS[f"{tool}_schema"])} == own
+    cfg = compose_tool(tool)
+    assert not [key for key in own if OmegaConf.is_missing(cfg, key)]  # each `???` of the schema got its value
+
+
+def test_benchmark_schema_types_exactly_the_bench_keys():
+    bench = OmegaConf.load(CONF / "benchmark.yaml").bench
+    assert {f.name for f in fields(BenchSettings)} == set(bench)
+    assert OmegaConf.to_container(compose_tool("benchmark").bench) == OmegaConf.to_container(bench)
+
+
+WRONG_TYPES = [
+    ("eval", "mc_samples=abc", "mc_samples"),
+    ("eval", "ece_bins=1.5", "ece_bins"),
+    ("eval", "prune_level=abc", "prune_level"),
+    ("predict", "alpha=abc", "alpha"),
+    ("predict", "size=[1.5,2]", "size[0]"),
+    ("predict", "mc_samples=true", "mc_samples"),
+    ("export", "batch_size=1.5", "batch_size"),
+    ("export", "opset=abc", "opset"),
+    ("export", "atol=abc", "atol"),
+    ("model_table", "channels_last=abc", "channels_last"),
+    ("model_table", "threads=abc", "threads"),
+    ("model_table", "size=abc", "size"),
+    ("check_data", "max_batches=abc", "max_batches"),
+    ("benchmark", "bench.steps=abc", "bench.steps"),
+    ("benchmark", "bench.inference=abc", "bench.inference"),
+]
+
+
+@pytest.mark.parametrize(("tool", "override", "key"), WRONG_TYPES, ids=[f"{t}:{o}" for t, o, _ in WRONG_TYPES])
+def test_a_value_of_the_wrong_type_is_refused_while_composing(tool, override, key):
+    with pytest.raises(ConfigCompositionException) as refused:
+        compose_tool(tool, [override])
+    assert isinstance(refused.value.__cause__, ValidationError) and refused.value.__cause__.full_key == key
+
+
+def test_tool_configs_still_take_what_they_took():
+    """Right types convert as before, null stays allowed where it was, and the groups keep their own keys."""
+    assert compose_tool("eval", ["mc_samples=3", "precision=16", "data=synthetic"]).precision == 16
+    assert compose_tool("predict", ["size=[64,128]", "alpha=1"]).alpha == 1.0
+    assert compose_tool("model_table", ["threads=2", "head_channels=null"]).head_channels is None
+    # `+model=` composes so that eval, predict and export can say the checkpoint decides the model ...
+    assert "model" in compose_tool("eval", ["+model=unet"])
+    # ... but the root is closed again after composing: a misspelt key is still refused
+    with pytest.raises(ConfigCompositionException, match="Could not override 'mc_sample'"):
+        compose_tool("eval", ["mc_sample=3"])

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hydra.errors import ConfigCompositionException, MissingConfigException
+from omegaconf.errors import ValidationError
 
 from src.cli.config_checks import closest
 from src.cli.exit_on_user_error import user_error_line
@@ -33,6 +34,10 @@ def composition_error_line(err: BaseException) -> str | None:
         str(err).startswith("Could not override 'model") and getattr(cause, "full_key", "model") == "model"
     ):  # eval, predict, export: their config has no model, it comes with the checkpoint
         return f"ConfigError: {model_from_checkpoint_error(argument('ckpt_path'))}"
+    if isinstance(err, ConfigCompositionException) and isinstance(cause, ValidationError):
+        # a value of the wrong type for a typed config (src/cli/tool_configs.py): mc_samples=abc, batch_size=1.5
+        override = str(err).removeprefix("Error merging override ")
+        return f"ConfigError: {override}: {str(cause).splitlines()[0]}"
     if isinstance(err, ConfigCompositionException) and getattr(cause, "parent_node", None) is not None:
         full_key = str(cause.full_key)
         parent = full_key.rsplit(".", 1)[0] if "." in full_key else ""
