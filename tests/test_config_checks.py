@@ -94,3 +94,23 @@ def test_a_typo_is_matched_to_the_key_meant_and_aliases_map_common_words():
     assert closest("model.net.widht", ["model.net.base_channels", "model.net.depth"]) == "model.net.base_channels"
     assert closest("unetp", ["unet", "unetpp", "colour_baseline"]) == "unetpp"
     assert closest("model.net.zebra", ["model.net.depth"]) is None
+
+
+@pytest.mark.parametrize(
+    ("tool", "override", "line"),
+    [
+        ("eval", "mc_samples=abc", "ConfigError: mc_samples=abc: Value 'abc' of type 'str' could not be converted"),
+        ("model_table", "batch_size=1.5", "ConfigError: batch_size=1.5: Value '1.5' of type 'float' could not be"),
+    ],
+)
+def test_a_tool_value_of_the_wrong_type_is_one_line_naming_it(tool: str, override: str, line: str) -> None:
+    from hydra import compose, initialize
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import ConfigCompositionException
+
+    from src.cli.composition_errors import composition_error_line
+
+    GlobalHydra.instance().clear()
+    with initialize(version_base="1.3", config_path="../conf"), pytest.raises(ConfigCompositionException) as err:
+        compose(config_name=f"{tool}.yaml", overrides=[override])
+    assert composition_error_line(err.value).startswith(line)
