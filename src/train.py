@@ -34,7 +34,6 @@ def train(cfg: DictConfig) -> dict[str, float]:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
 
     if cfg.train:
-        # "last": Lightning finds checkpoints/last.ckpt in this run folder (resume=true made it the old run's).
         trainer.fit(model, datamodule=datamodule, ckpt_path=fit_checkpoint(cfg))
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
 
