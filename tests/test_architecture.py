@@ -1,9 +1,10 @@
-"""Which network a set of weights is, read from the weights alone: what a checkpoint mismatch names."""
+"""Which network a set of weights is, read from the weights alone, and whether a checkpoint fits a config: what a
+checkpoint mismatch names."""
 
 import pytest
 
 from src.core.errors import ConfigError
-from src.models.architecture import check_weights_fit, describe_weights
+from src.models.architecture import check_checkpoint_fits, check_weights_fit, describe_weights
 from src.models.nested_unet import NestedUNet
 from src.models.pixel_classifier import PixelClassifier
 from src.models.unet import UNet
@@ -52,3 +53,14 @@ def test_a_mismatch_is_one_line_naming_both_sides(saved, built, message):
         check_weights_fit(weights(saved), weights(built), "it", "here")
     assert message in str(raised.value)
     check_weights_fit(weights(built), weights(built), "it", "here")  # the same network fits
+
+
+def test_a_checkpoint_fits_only_a_config_of_its_class_count_and_network():
+    saved = {"hyper_parameters": {"num_classes": 5}, "state_dict": weights(UNet(3, 5, 4, 2))}
+    with pytest.raises(ConfigError, match=r"^it was trained for 5 classes but data\.num_classes is 7; use the data"):
+        check_checkpoint_fits(saved, weights(UNet(3, 7, 4, 2)), 7, "it", "here")  # named by class count, first
+    network = r"^it is a UNet \(model=unet .*depth=2\), but here builds a UNet \(.*depth=3\)"
+    with pytest.raises(ConfigError, match=network):
+        check_checkpoint_fits(saved, weights(UNet(3, 5, 4, 3)), 5, "it", "here")
+    check_checkpoint_fits(saved, weights(UNet(3, 5, 4, 2)), 5, "it", "here")  # the same network and classes fit
+    check_checkpoint_fits({"state_dict": saved["state_dict"]}, weights(UNet(3, 5, 4, 2)), 5, "it", "here")  # no hparams

@@ -99,8 +99,13 @@ def test_step_schedules_end_when_the_time_budget_does_if_that_comes_first():
     assert cosine(20) == pytest.approx(0.1) and linear(20) == 0.0  # budget spent: the end of the decay
 
 
-@pytest.mark.parametrize("scheduler", ["poly", "onecycle", "warmup_cosine"])
-def test_step_schedules_step_every_batch_and_class_weights_come_from_the_train_split(tmp_path, data_cache, scheduler):
+@pytest.mark.parametrize(
+    ("scheduler", "interval", "stepped"),
+    [("poly", "step", 4), ("onecycle", "step", 4), ("warmup_cosine", "step", 4), ("cosine", "epoch", 2)],
+)
+def test_schedules_step_as_their_config_says_and_class_weights_come_from_the_train_split(
+    tmp_path, data_cache, scheduler, interval, stepped
+):
     overrides = ["model/loss=ce_dice", f"model/scheduler={scheduler}"]
     if scheduler == "warmup_cosine":
         overrides.append("model.scheduler.warmup_steps=2")
@@ -112,7 +117,8 @@ def test_step_schedules_step_every_batch_and_class_weights_come_from_the_train_s
     )  # fmt: skip
     trainer.fit(module, datamodule=datamodule)
     config = trainer.lr_scheduler_configs[0]
-    assert config.interval == "step" and config.scheduler.last_epoch == 4  # stepped after each of the 4 batches
+    assert cfg.model.scheduler_interval == interval  # stated by conf/model/scheduler/<name>.yaml
+    assert config.interval == interval and config.scheduler.last_epoch == stepped  # after each of 4 batches / 2 epochs
     expected = class_weights(datamodule.label_counts("train"), cfg.data.num_classes, "inverse_log")
     torch.testing.assert_close(module.objective.weight, expected)
     assert "objective.weight" not in module.state_dict()  # checkpoints do not depend on the loss

@@ -1,17 +1,51 @@
-"""`trainer.max_time` ends a run validated and checkpointed, whatever the validation interval or min_epochs."""
+"""`trainer.max_time` ends a run validated and checkpointed, whatever the validation interval or min_epochs; its
+clock is what the schedules that follow max_time read."""
 
 import json
 import subprocess
 import sys
+from types import SimpleNamespace
 
+import lightning.pytorch.callbacks.timer as lightning_timer
 import pytest
 import torch
 
+from src.training.callbacks.time_budget import BUDGET_SYNC_STEPS, TimeBudget
 from tests.helpers import ROOT, TINY, with_user_callbacks
 
-pytestmark = pytest.mark.slow
+
+def test_the_clock_is_the_share_of_the_budget_spent_restored_on_resume_and_rank_0s_under_ddp(monkeypatch):
+    now = [100.0]
+    monkeypatch.setattr(lightning_timer, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    budget = TimeBudget("00:00:00:10")
+    assert budget.budget_used() == 0.0  # before training starts
+    budget.on_train_start(None, None)
+    now[0] += 4
+    assert budget.budget_used() == pytest.approx(0.4)
+    resumed = TimeBudget("00:00:00:10")
+    resumed.load_state_dict(budget.state_dict())  # a resumed run's clock starts where the checkpoint's stopped
+    assert resumed.budget_used() == pytest.approx(0.4)
+
+    shares = iter([0.25, 0.5])  # rank 0's share, as broadcast
+    trainer = SimpleNamespace(world_size=2, global_step=0, strategy=SimpleNamespace(broadcast=lambda _: next(shares)))
+    budget.on_train_batch_start(trainer, None, None, 0)
+    now[0] += 3  # this rank's own clock says 0.7
+    assert budget.budget_used() == 0.25
+    trainer.global_step = BUDGET_SYNC_STEPS - 1
+    budget.on_train_batch_start(trainer, None, None, 0)  # no broadcast between sync steps
+    assert budget.budget_used() == 0.25
+    trainer.global_step = BUDGET_SYNC_STEPS
+    budget.on_train_batch_start(trainer, None, None, 0)
+    assert budget.budget_used() == 0.5
+
+    alone = TimeBudget("00:00:00:10")
+    alone.on_train_start(None, None)
+    alone.on_train_batch_start(SimpleNamespace(world_size=1, global_step=0), None, None, 0)  # one process: no sync
+    now[0] += 5
+    assert alone.budget_used() == pytest.approx(0.5)
 
 
+@pytest.mark.slow
 def test_a_spent_time_budget_validates_and_checkpoints_the_final_weights_and_says_so_once(tmp_path, data_cache):
     """The CamVid preset's shape: validation every N steps (here never reached), a min_epochs the budget cannot
     hold; with the default callbacks, loggers and progress bar."""

@@ -1,9 +1,12 @@
-"""Which network a set of weights belongs to, read from the weights alone, to name both sides of a mismatch.
+"""Whether a checkpoint fits the model a config builds: the one check, for train's ckpt_path and for eval,
+predict and export (`check_checkpoint_fits`), naming both sides of a mismatch.
 
 A checkpoint loaded into the wrong config otherwise fails with torch's list of missing keys or a size mismatch;
 "the checkpoint is a UNet (model=unet model.net.base_channels=8 model.net.depth=2), but this config builds a
 UNet++ (...)" says what to type to load it.
-The weights are enough: checkpoints written before this module existed describe themselves too.
+Which network a set of weights belongs to is read from the weights alone, so checkpoints written before this
+module existed describe themselves too. Whether the file is a readable checkpoint at all is
+src/core/checkpoint_io.py's question, answered before this one.
 """
 
 from __future__ import annotations
@@ -36,6 +39,15 @@ def describe_weights(state: Mapping[str, torch.Tensor], prefix: str = "net.") ->
         width = state[f"{prefix}0.weight"].shape[0]
         return f"a colour baseline (model=colour_baseline {net}hidden_channels={width} {net}layers={len(convs) - 1})"
     return f"an unknown network ({len(names)} tensors)"
+
+
+def check_checkpoint_fits(
+    checkpoint: Mapping, model_state: Mapping[str, torch.Tensor], num_classes: int, what: str, config: str
+) -> None:
+    """One ConfigError when a Lightning checkpoint (`hyper_parameters`, `state_dict`) cannot load into the model
+    `config` builds: another class count, or another network; `what` names the file, `config` the model's source."""
+    check_classes_fit(checkpoint, num_classes, what)
+    check_weights_fit(checkpoint.get("state_dict", {}), model_state, what, config)
 
 
 def check_classes_fit(checkpoint: Mapping, num_classes: int, what: str) -> None:

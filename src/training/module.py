@@ -5,17 +5,18 @@ from __future__ import annotations
 import inspect
 import warnings
 from collections.abc import Callable
+from typing import Literal
 
 import torch
 from lightning import LightningModule
-from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.utilities.warnings import PossibleUserWarning
 from torch import nn
 from torchmetrics import MaxMetric
 
 from src.metrics.confusion import ConfusionMatrix, iou_per_class, mean_iou, pixel_accuracy
 from src.metrics.weighted_mean import WeightedMean
-from src.models.architecture import check_classes_fit, check_weights_fit
+from src.models.architecture import check_checkpoint_fits
+from src.training.callbacks.time_budget import TimeBudget
 from src.training.losses.segmentation_loss import SegmentationLoss
 
 STAGES = ("train", "val", "test")
@@ -24,13 +25,14 @@ STAGES = ("train", "val", "test")
 warnings.filterwarnings(
     "ignore", message=r".*self\.log\('(train|val|test)/.*sync_dist=True", category=PossibleUserWarning
 )
-BUDGET_SYNC_STEPS = 20  # under DDP, how often rank 0's share of trainer.max_time is broadcast (one host sync)
 
 
 class SegmentationModule(LightningModule):
-    """Trains `net` with cross-entropy on logits; logs `<stage>/loss`, `<stage>/acc`, `<stage>/miou` per epoch.
+    """Trains `net` on `loss` (model.loss: any objective); logs `<stage>/loss`, `<stage>/acc`, `<stage>/miou`.
 
-    The network, optimizer and scheduler are injected (Hydra `_partial_` configs), so any model plugs in.
+    `<stage>/loss` is always the cross-entropy of the prediction, so runs trained on different objectives compare.
+    The network, optimizer, scheduler and loss are injected (Hydra `_partial_` configs), so any model plugs in;
+    `scheduler_interval` (set by each conf/model/scheduler/*.yaml) says whether the schedule counts steps or epochs.
     Metrics accumulate on the device and are read once per epoch: the step never syncs with the host.
 
     A net that returns a list in training is deeply supervised (one logits tensor per head, UNet++): it is
@@ -44,6 +46,7 @@ class SegmentationModule(LightningModule):
         net: nn.Module,
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
+        scheduler_interval: Literal["step", "epoch"] = "epoch",
         num_classes: int = 34,
         ignore_index: int = 255,
         channels_last: bool = True,
@@ -72,7 +75,6 @@ class SegmentationModule(LightningModule):
         self.train_loss_ds = WeightedMean()  # the deep-supervision objective, when there is one
         self.val_miou_best = MaxMetric(sync_on_compute=False)  # fed the already-reduced val/miou
         self.val_miou_best.persistent(True)  # kept in checkpoints, so a resumed run remembers its best
-        self._shared_budget_used: float | None = None  # rank 0's time_budget_used under DDP
         self.test_class_iou: torch.Tensor | None = None
         self.val_class_iou: torch.Tensor | None = None
 
@@ -164,43 +166,23 @@ class SegmentationModule(LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         """Refuse, by name, a checkpoint of another class count or architecture (not a size-mismatch traceback)."""
-        check_classes_fit(checkpoint, self.hparams.num_classes, "ckpt_path: the checkpoint")
-        check_weights_fit(
-            checkpoint.get("state_dict", {}), self.state_dict(), "ckpt_path: the checkpoint", "this config"
-        )
-
-    def time_budget_used(self) -> float:
-        """Share of trainer.max_time spent training so far, 0 without a budget. Under DDP, rank 0's clock, shared
-        every BUDGET_SYNC_STEPS steps: each rank's Timer starts on its own, and unequal LRs would split the weights."""
-        if self.trainer.world_size > 1 and self._shared_budget_used is not None:
-            return self._shared_budget_used
-        return self._own_budget_used()
-
-    def _own_budget_used(self) -> float:
-        timer = next((c for c in self.trainer.callbacks if isinstance(c, Timer)), None)
-        remaining = timer.time_remaining() if timer is not None else None
-        if remaining is None:
-            return 0.0
-        elapsed = timer.time_elapsed()  # restored from the checkpoint on resume
-        return elapsed / (elapsed + remaining) if elapsed + remaining > 0 else 1.0
-
-    def on_train_batch_start(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        if self.trainer.world_size > 1 and self.trainer.global_step % BUDGET_SYNC_STEPS == 0:
-            self._shared_budget_used = self.trainer.strategy.broadcast(self._own_budget_used())
+        what = "ckpt_path: the checkpoint"
+        check_checkpoint_fits(checkpoint, self.state_dict(), self.hparams.num_classes, what, "this config")
 
     def configure_optimizers(self) -> dict:
-        """The optimizer and schedule; a schedule that takes `total_steps` (poly, warm-up cosine, one-cycle) steps
-        per optimizer step over the run's planned steps (and, taking `budget_used`, over trainer.max_time if that
-        ends first), any other (cosine over epochs) once per epoch."""
+        """The optimizer and schedule, stepped per model.scheduler_interval. A per-step schedule (poly, warm-up
+        cosine, one-cycle) is completed with the run's planned steps and, if it follows trainer.max_time (takes
+        `budget_used`), with the time budget's clock (src/training/callbacks/time_budget.py): it ends at whichever
+        comes first. A per-epoch schedule (cosine) is given the optimizer only."""
         optimizer = self.optimizer_factory(params=self.parameters())
         if self.scheduler_factory is None:
             return {"optimizer": optimizer}
-        takes = inspect.signature(self.scheduler_factory).parameters
-        if "total_steps" in takes:
-            extra = {"budget_used": self.time_budget_used} if "budget_used" in takes else {}
-            total = int(self.trainer.estimated_stepping_batches)  # planned from max_epochs (or max_steps)
-            scheduler = self.scheduler_factory(optimizer=optimizer, total_steps=total, **extra)
-            interval = "step"
-        else:
-            scheduler, interval = self.scheduler_factory(optimizer=optimizer), "epoch"
+        interval = self.hparams.scheduler_interval
+        completion = {}
+        if interval == "step":
+            completion["total_steps"] = int(self.trainer.estimated_stepping_batches)  # from max_epochs or max_steps
+            budget = next((c for c in self.trainer.callbacks if isinstance(c, TimeBudget)), None)
+            if budget is not None and "budget_used" in inspect.signature(self.scheduler_factory).parameters:
+                completion["budget_used"] = budget.budget_used
+        scheduler = self.scheduler_factory(optimizer=optimizer, **completion)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}

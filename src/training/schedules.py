@@ -1,9 +1,10 @@
 """Learning-rate schedules stepped once per optimizer step, over the run's planned steps (model.scheduler).
 
-torch has cosine and one-cycle but no polynomial decay and no warm-up in front of an arbitrary schedule, the
-two the segmentation literature uses most (DeepLab's poly; linear warm-up); both are a LambdaLR here. Neither
-torch nor Lightning decays over a wall-clock budget, so these also follow `budget_used` (the share of
-trainer.max_time spent): the decay ends at the last planned step or when the budget is spent, whichever is first.
+torch has the curves (PolynomialLR is DeepLab's poly; CosineAnnealingLR), but they count steps only. Each schedule
+here is one LambdaLR that adds two things: an optional linear warm-up in front (torch needs SequentialLR and a
+second scheduler for that), and `budget_used`, the share of trainer.max_time spent (its clock is
+src/training/callbacks/time_budget.py), which neither torch nor Lightning decays over: the decay ends at the last
+planned step or when the time budget is spent, whichever comes first.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The Lightning Trainer from `conf/trainer`, plus the `trainer.gpus=N` shorthand Lightning 2 removed and a
-`trainer.max_time` that ends validated (src/training/callbacks/time_budget.py)."""
+`trainer.max_time` that ends validated and that schedules can follow (src/training/callbacks/time_budget.py)."""
 
 from __future__ import annotations
 

@@ -9,6 +9,9 @@ once the budget is spent (checked at each train batch end and after each validat
   weights were just validated), and the checkpoint callbacks save them (best by val/miou, last.ckpt);
 - one line says when and where it stopped.
 So a run overshoots its budget by one batch plus one validation and checkpoint write.
+
+It is also the clock of the schedules that follow trainer.max_time (src/training/schedules.py): `budget_used`,
+the share of the budget spent, restored from the checkpoint on resume and the same on every DDP rank.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.trainer.states import TrainerFn
 
 log = logging.getLogger(__name__)
+BUDGET_SYNC_STEPS = 20  # under DDP, how often rank 0's share of the budget is broadcast (one host sync)
 
 
 class TimeBudget(Timer):
@@ -30,6 +34,24 @@ class TimeBudget(Timer):
     def __init__(self, duration: str | dict[str, int] | timedelta) -> None:
         super().__init__(duration=duration, interval="step", verbose=False)
         self.spent = False
+        self._shared_budget_used: float | None = None  # rank 0's share under DDP, set every BUDGET_SYNC_STEPS
+
+    def budget_used(self) -> float:
+        """Share of the budget spent training so far, 0..1 (more once overrun), as the schedules read it each step.
+        Under DDP, rank 0's share, broadcast every BUDGET_SYNC_STEPS steps: each rank's clock starts on its own,
+        and unequal learning rates would split the weights."""
+        return self._shared_budget_used if self._shared_budget_used is not None else self._own_budget_used()
+
+    def _own_budget_used(self) -> float:
+        if self._duration is None:
+            return 0.0
+        elapsed = self.time_elapsed()  # restored from the checkpoint on resume
+        remaining = self.time_remaining()
+        return elapsed / (elapsed + remaining) if elapsed + remaining > 0 else 1.0
+
+    def on_train_batch_start(self, trainer: L.Trainer, *args: Any, **kwargs: Any) -> None:
+        if trainer.world_size > 1 and trainer.global_step % BUDGET_SYNC_STEPS == 0:
+            self._shared_budget_used = trainer.strategy.broadcast(self._own_budget_used())
 
     def _stop_when_spent(self, trainer: L.Trainer, what: str = "validating and checkpointing these weights") -> None:
         if self.spent or self._duration is None:
