@@ -14,10 +14,11 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 from torch import nn
 
-from src.export import PaddedNet, ParityError, check_parity, export, export_torchscript, load_exported
+from src.inference.export_formats import ParityError, check_parity, export_torchscript, load_exported
+from src.inference.network_export import export
 from src.inference.trained_run import load_trained_run
 from src.models.unet import UNet
-from tests.conftest import ROOT, TINY, run_module
+from tests.helpers import ROOT, TINY, run_module
 
 pytestmark = pytest.mark.slow
 
@@ -51,7 +52,7 @@ def pytorch_model(run_dir: Path, **kwargs) -> nn.Module:
 
 
 def run_file(path: Path, x: torch.Tensor) -> np.ndarray:
-    """Logits of the exported file, loaded as a user would, without src.export's helpers."""
+    """Logits of the exported file, loaded as a user would, without src/inference/export_formats.py's helpers."""
     if path.suffix == ".onnx":
         onnx.checker.check_model(str(path), full_check=True)
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -162,7 +163,7 @@ def test_parity_check_fails_for_a_model_that_differs(tmp_path, capsys):
     torch.manual_seed(0)
     net = UNet(num_classes=3, base_channels=4, depth=2).eval()
     x = torch.randn(2, 3, 32, 48)
-    export_torchscript(PaddedNet(net, 4).eval(), x[:1], tmp_path / "unet.pt")
+    export_torchscript(net, x[:1], tmp_path / "unet.pt")
     exported = load_exported("torchscript", tmp_path / "unet.pt")
     assert check_parity(net, exported, x, ATOL) <= ATOL
 

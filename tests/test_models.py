@@ -15,8 +15,8 @@ def test_unet_logits_match_input_size_for_any_width_depth_and_odd_size(base, dep
     assert out.dtype == torch.float32
 
 
-def test_seed_unet_widths_double_from_64_to_1024_and_head_is_3_channels():
-    net = UNet()  # the seed: in 3, 34 classes, base 64, depth 4, dropout (0.2, 0.5), head 3
+def test_reference_unet_widths_double_from_64_to_1024_and_head_is_3_channels():
+    net = UNet()  # the reference: in 3, 34 classes, base 64, depth 4, dropout (0.2, 0.5), head 3
     widths = [net.stem[0].out_channels] + [block[0].out_channels for block in net.encoders]
     assert widths == [64, 128, 256, 512, 1024]
     assert [m.p for m in net.stem if isinstance(m, nn.Dropout)] == [0.2, 0.5]

@@ -16,9 +16,9 @@ from PIL import Image
 from src.core.errors import ConfigError
 from src.data.labels import cityscapes_table
 from src.figures.legend import MIN_FONT_PX
+from src.inference.image_prediction import find_images
 from src.inference.trained_run import load_trained_run
-from src.predict import find_images
-from tests.conftest import ROOT, run_module
+from tests.helpers import ROOT, run_module
 
 pytestmark = pytest.mark.slow
 KINDS = ("label", "color", "overlay", "uncertainty")  # pixel-aligned with the input

@@ -65,6 +65,11 @@ class Prediction:
     entropy: torch.Tensor  # predictive entropy H[p]
     mutual_information: torch.Tensor | None = None  # MC dropout only: the epistemic part of the entropy
 
+    def cpu(self) -> Prediction:
+        """The same maps in CPU memory."""
+        mutual_information = None if self.mutual_information is None else self.mutual_information.cpu()
+        return Prediction(self.probs.cpu(), self.entropy.cpu(), mutual_information)
+
 
 @torch.no_grad()
 def predict(model: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor) -> Prediction:

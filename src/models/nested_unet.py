@@ -1,9 +1,9 @@
-"""UNet++ (Zhou et al., DLMIA 2018 / TMI 2019): the seed UNet with nested, dense skip pathways.
+"""UNet++ (Zhou et al., DLMIA 2018 / TMI 2019): the reference UNet with nested, dense skip pathways.
 
 Node X^{i,j} sits at depth i (resolution 1/2**i, width base_channels * 2**i) and position j along its skip
 pathway. X^{i,0} is the encoder; for j >= 1, X^{i,j} = Block(concat(X^{i,0}, ..., X^{i,j-1}, Up(X^{i+1,j-1}))).
-The blocks, down and up operators are the seed UNet's (src/models/blocks.py), so the two networks differ only
-in their skip pathways: at depth 1 they are the same network.
+The blocks, down and up operators are the reference UNet's (src/models/blocks.py), so the two networks differ
+only in their skip pathways: at depth 1 they are the same network.
 
 Deep supervision puts a head on each of X^{0,1} ... X^{0,depth}. X^{0,L} needs only the nodes with i + j <= L,
 which is what pruned inference computes.
@@ -12,13 +12,14 @@ which is what pruned inference computes.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
 from src.core.errors import ConfigError
-from src.models.blocks import ConvBlock, Down, Head, Up
-from src.models.unet import check_net_args, pad_to_multiple
+from src.models.blocks import ConvBlock, Down, Up, pad_to_multiple
+from src.models.unet_family import UNetFamily
 
 DS_MODES = ("accurate", "fast")
 
@@ -72,8 +73,11 @@ class NestedNode(nn.Module):
         return self.block(self.up(below, *same_depth))
 
 
-class NestedUNet(nn.Module):
-    """UNet++ with optional deep supervision and pruned inference; the seed UNet's knobs and blocks.
+class NestedUNet(UNetFamily):
+    """UNet++ with optional deep supervision and pruned inference; the reference UNet's settings and blocks.
+
+    Takes `UNetFamily`'s settings (in_channels, num_classes, base_channels, depth, dropout, head_channels,
+    dropout_mode) and, by keyword, its own: deep_supervision, ds_mode, ds_weights, prune_level.
 
     Outputs logits of shape (N, num_classes, H, W) for any input size (padded to a multiple of 2**depth, then
     cropped back), except in training with deep supervision, where it returns one logits tensor per head
@@ -88,48 +92,28 @@ class NestedUNet(nn.Module):
 
     def __init__(
         self,
-        in_channels: int = 3,
-        num_classes: int = 34,
-        base_channels: int = 64,
-        depth: int = 4,
-        dropout: Sequence[float] = (0.2, 0.5),
-        head_channels: int | None = 3,
+        *args: Any,
         deep_supervision: bool = False,
         ds_mode: str = "fast",
         ds_weights: Sequence[float] | None = None,
         prune_level: int | None = None,
-        dropout_mode: str = "element",
+        **kwargs: Any,
     ) -> None:
-        super().__init__()
-        check_net_args(num_classes, base_channels, depth, dropout, dropout_mode)
+        super().__init__(*args, **kwargs)
+        depth, widths, dropout, dropout_mode = self.depth, self.widths, self.arch["dropout"], self.arch["dropout_mode"]
         check_nested_args(depth, deep_supervision, ds_mode, ds_weights, prune_level)
-        dropout = tuple(dropout)
-        self.arch = {  # what `pruned()` needs to build a smaller copy of this network
-            "in_channels": in_channels,
-            "num_classes": num_classes,
-            "base_channels": base_channels,
-            "dropout": dropout,
-            "head_channels": head_channels,
-            "dropout_mode": dropout_mode,
-        }
-        self.depth, self.deep_supervision = depth, deep_supervision
+        self.deep_supervision = deep_supervision
         self._ds_mode, self._prune_level = ds_mode, prune_level
-        self.pad_multiple = 2**depth  # inputs are padded to this, so every level sees whole pixels
-        widths = [base_channels * 2**i for i in range(depth + 1)]
 
-        self.nodes = nn.ModuleDict({node_name(0, 0): ConvBlock(in_channels, widths[0], dropout, dropout_mode)})
+        self.nodes = nn.ModuleDict({node_name(0, 0): self.conv_block(self.arch["in_channels"], widths[0])})
         for i in range(1, depth + 1):
-            self.nodes[node_name(i, 0)] = nn.Sequential(
-                Down(widths[i - 1]), ConvBlock(widths[i - 1], widths[i], dropout, dropout_mode)
-            )
+            self.nodes[node_name(i, 0)] = nn.Sequential(Down(widths[i - 1]), self.conv_block(widths[i - 1], widths[i]))
         for j in range(1, depth + 1):
             for i in range(depth - j + 1):
                 self.nodes[node_name(i, j)] = NestedNode(widths[i], j, dropout, dropout_mode)
 
         self.head_levels = list(range(1, depth + 1)) if deep_supervision else [depth]
-        self.heads = nn.ModuleDict(
-            {node_name(0, j): Head(widths[0], num_classes, head_channels) for j in self.head_levels}
-        )
+        self.heads = nn.ModuleDict({node_name(0, j): self.classifier_head() for j in self.head_levels})
         weights = [float(w) for w in ds_weights] if ds_weights is not None else [1.0] * len(self.head_levels)
         self.head_weights = [w / sum(weights) for w in weights] if deep_supervision else [1.0]
         self.register_load_state_dict_pre_hook(check_heads_match)
@@ -206,7 +190,7 @@ class NestedUNet(nn.Module):
         """
         check_nested_args(self.depth, self.deep_supervision, self.ds_mode, None, level)
         weight = next(self.parameters())
-        small = NestedUNet(**self.arch, depth=level).to(device=weight.device, dtype=weight.dtype)
+        small = NestedUNet(**(self.arch | {"depth": level})).to(device=weight.device, dtype=weight.dtype)
         small.load_state_dict({k: v for k, v in self.state_dict().items() if k in small.state_dict()})
         small.pad_multiple = self.pad_multiple
         return small.train(self.training)
