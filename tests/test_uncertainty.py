@@ -9,9 +9,9 @@ import torch
 from torch import nn
 from torchmetrics.classification import BinaryAUROC, MulticlassCalibrationError
 
-from src.inference.uncertainty import entropy, predict, predict_mc_dropout
 from src.metrics.calibration import ReliabilityBins
 from src.metrics.error_detection import ErrorDetectionAUROC
+from src.models.uncertainty import entropy, predict, predict_mc_dropout
 from src.models.unet import UNet
 
 
@@ -164,6 +164,6 @@ def test_entropy_flags_errors_of_a_softmax_better_than_chance():
 
 def test_dropout_layers_found_in_nested_modules():
     net = nn.Sequential(nn.Sequential(nn.Dropout(0.1)), nn.Dropout2d(0.2), nn.Dropout(0.0))
-    from src.inference.uncertainty import dropout_layers
+    from src.models.uncertainty import dropout_layers
 
     assert len(dropout_layers(net)) == 2

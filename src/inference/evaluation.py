@@ -14,11 +14,11 @@ import torch
 from lightning import LightningModule
 from torch import nn
 
-from src.inference.uncertainty import Prediction, predict, predict_mc_dropout
 from src.metrics.calibration import ReliabilityBins
 from src.metrics.confusion import ConfusionMatrix, iou_per_class, mean_iou, pixel_accuracy
 from src.metrics.error_detection import ErrorDetectionAUROC
 from src.metrics.weighted_mean import WeightedMean
+from src.models.uncertainty import Prediction, predict, predict_mc_dropout
 
 SOFTMAX, MC = "softmax", "mc_dropout"
 

@@ -24,7 +24,7 @@ from src.data.decode import read_image, resize_image
 from src.data.folder import IMAGE_EXTENSIONS
 from src.inference.prediction_files import write_outputs
 from src.inference.trained_run import load_trained_run, refuse_model_settings
-from src.inference.uncertainty import Prediction, entropy, mc_samples_for, predict, predict_mc_dropout
+from src.models.uncertainty import Prediction, entropy, mc_samples_for, predict, predict_mc_dropout
 
 log = logging.getLogger(__name__)
 DEVICES = ("auto", "cpu", "cuda")
@@ -32,7 +32,7 @@ DEVICES = ("auto", "cpu", "cuda")
 
 def check_predict_args(cfg: DictConfig) -> None:
     """predict's settings that cannot work, named by key, before anything is loaded."""
-    if isinstance(cfg.alpha, bool) or not isinstance(cfg.alpha, (int, float)) or not 0 <= cfg.alpha <= 1:
+    if not 0 <= cfg.alpha <= 1:  # its type: the schema (src/cli/tool_configs.py)
         raise ConfigError(f"alpha must be a number from 0 (photo only) to 1 (mask only), got {cfg.alpha!r}")
     if cfg.device not in DEVICES:
         raise ConfigError(f"device must be one of {', '.join(DEVICES)}, got {cfg.device!r}")

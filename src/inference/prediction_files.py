@@ -16,7 +16,7 @@ from PIL import Image
 from src.data.labels import ClassTable
 from src.figures.legend import present_classes, with_legend_below
 from src.figures.segmentation import colorize, heatmap, overlay
-from src.inference.uncertainty import Prediction
+from src.models.uncertainty import Prediction
 
 
 def write_outputs(photo: np.ndarray, result: Prediction, table: ClassTable, stem: Path, alpha: float) -> dict:

@@ -13,9 +13,10 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from src.core.checkpoint_io import AtomicCheckpointIO
 from src.core.errors import ConfigError
 from src.core.moved_targets import with_current_targets
-from src.models.architecture import check_classes_fit, check_weights_fit, describe_weights
+from src.models.architecture import check_checkpoint_fits, describe_weights
 from src.training.module import SegmentationModule
 
 
@@ -94,15 +95,10 @@ def load_trained_run(
     if "compile" in config.model:  # eval/predict/export run a few batches: compiling would cost more than it saves
         config.model.compile = False
     module: SegmentationModule = instantiate(config.model)
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated, not a checkpoint, or holding pickled objects
-        raise ConfigError(f"ckpt_path={ckpt_path}: not a readable checkpoint ({type(err).__name__}: {err})") from err
-    state = checkpoint.get("state_dict") if isinstance(checkpoint, dict) else None
-    if state is None:
-        raise ConfigError(f"ckpt_path={ckpt_path}: no state_dict in it; expected a Lightning checkpoint")
-    check_classes_fit(checkpoint, config.data.num_classes, f"ckpt_path={ckpt_path}")
-    check_weights_fit(state, module.state_dict(), f"ckpt_path={ckpt_path}", f"its run's config {config_file}")
+    checkpoint = AtomicCheckpointIO().load_checkpoint(Path(ckpt_path).expanduser())  # weights only, one-line errors
+    state = checkpoint["state_dict"]
+    what, source = f"ckpt_path={ckpt_path}", f"its run's config {config_file}"
+    check_checkpoint_fits(checkpoint, module.state_dict(), config.data.num_classes, what, source)
     module.load_state_dict(state)
     net = module.net
     for key, value in (("prune_level", prune_level), ("ds_mode", ds_mode)):

@@ -16,7 +16,7 @@ from lightning import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from src.figures.segmentation import denormalize, figure_to_array, prediction_grid, save_figure
-from src.inference.uncertainty import predict, predict_mc_dropout
+from src.models.uncertainty import predict, predict_mc_dropout
 
 
 def fixed_indices(length: int, count: int) -> list[int]:
