@@ -7,7 +7,7 @@ TORCH_VERSION ?= 2.13.0
 HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo 1)
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: install smoke train test test-fast bench model-table docs-figures lint format tensorboard clean
+.PHONY: install smoke train compare test test-fast bench model-table docs-figures lint format tensorboard clean
 
 install: $(VENV)/.installed
 
@@ -30,6 +30,11 @@ smoke: install  ## train, validate, test and every file a run writes, in ~15 s o
 
 train: install  ## train the quickstart preset on the built-in scenes (CPU: < 10 min)
 	$(BIN)/python -m src.train experiment=quickstart $(ARGS)
+
+COMPARE_DIR := outputs/compare/$(shell date +%Y-%m-%d_%H-%M-%S)
+compare: install  ## UNet vs UNet++ over seeds 1,2,3 on a small train split, then the report's paired verdicts (~25 min on 2 cores)
+	$(BIN)/python -m src.train -m experiment=compare model=unet,unetpp seed=1,2,3 hydra.sweep.dir=$(COMPARE_DIR) $(ARGS)
+	$(BIN)/python -m src.report $(COMPARE_DIR)
 
 test: install  ## the whole test suite
 	$(BIN)/python -m pytest -q $(ARGS)

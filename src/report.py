@@ -2,10 +2,11 @@
 
 Reads each job folder the sweep left (`.hydra/overrides.yaml`, `metrics.json` with its per-epoch `history`,
 `images/val_epoch_*.png`) and writes, into `<sweep>/report/` unless `--out` says otherwise, `report.md` (or
-`report.html`) beside its PNGs, linked by file name so the folder can be moved: the swept overrides, the val
-loss / val mIoU / train loss of every run in one chart each, a table of final metrics with convergence and
-overfitting onset (defined in `src/sweeps/statistics.py`), a short analysis in words, the runs' latest
-prediction grids side by side, and the failed jobs. Nothing is written into a job folder.
+`report.html`) beside its PNGs, linked by file name so the folder can be moved: the swept overrides, the curves,
+a table of final metrics with convergence and overfitting onset (defined in `src/sweeps/statistics.py`), an
+analysis in words, the latest prediction grids side by side, and the failed jobs. A sweep over seeds
+(`seed=1,2,3`) is reported per group of seeds: mean and min-max band curves, mean ± sd with 95% intervals, and
+paired verdicts against the first group (`src/sweeps/seed_comparison.py`). Nothing is written into a job folder.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m src.report",
         description=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="example:\n  python -m src.train -m experiment=quickstart model=unet,unetpp trainer.max_epochs=3\n"
+        epilog="example:\n  python -m src.train -m experiment=quickstart model=unet,unetpp seed=1,2,3\n"
         "  python -m src.report outputs/multirun/<date>/<time>",
     )
     parser.add_argument(

@@ -157,14 +157,15 @@ def test_summary_of_done_crashed_cut_off_and_test_only_jobs(tmp_path):
     write_job(
         sweep, 2, ["model=unet", "seed=1", "train=false"], json.dumps({"best_val": {}, "test": {"test/miou": 0.3}})
     )
-    write_job(sweep, 3, ["model=unetpp", "seed=1"], '{"best_val": ')  # cut off: listed, not a crash of the sweep
+    cut = ["model=unetpp", "seed=1", "model.net.base_channels=8"]  # a recipe of its own: no seed axis here
+    write_job(sweep, 3, cut, '{"best_val": ')  # cut off: listed, not a crash of the sweep
     SweepSummary().write(sweep, show=False)
     rows = json.loads((sweep / "summary.json").read_text())
     assert [(r["job"], r["status"], r["swept"]) for r in rows] == [
         ("0", "done", "model=unet"),
         ("1", "failed", "model=unetpp"),
         ("2", "done", "model=unet train=false"),  # a test-only job has test metrics to show
-        ("3", "failed", "model=unetpp"),
+        ("3", "failed", "model=unetpp model.net.base_channels=8"),
     ]
     assert (rows[0]["best_epoch"], rows[0]["val/miou"], rows[0]["test/miou"]) == (2, 0.5, 0.4)
     assert (rows[2]["best_epoch"], rows[2]["val/miou"], rows[2]["test/miou"]) == (None, None, 0.3)

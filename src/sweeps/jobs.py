@@ -29,6 +29,7 @@ class Job:
     metrics: dict[str, Any] | None  # None: no readable metrics.json holding an object
     status: str  # "done" (metrics.json records a validation epoch), or what is wrong
     label: str = ""  # the run's name in the report: its overrides that differ between jobs
+    seed: int | None = None  # the job's `seed` (its override, else its .hydra/config.yaml): pairs runs across groups
 
     @property
     def number(self) -> str:
@@ -39,8 +40,24 @@ class Job:
         return (self.metrics or {}).get("history") or []
 
 
+def job_seed(folder: Path, overrides: list[str] | None) -> int | None:
+    """The seed a job ran with: its `seed=` override, else the `seed` its saved config holds, else None."""
+    values = [o.partition("=")[2] for o in overrides or [] if o.partition("=")[0].lstrip("+") == "seed"]
+    if not values and (folder / ".hydra" / "config.yaml").is_file():
+        config = OmegaConf.load(folder / ".hydra" / "config.yaml")
+        values = [str(OmegaConf.select(config, "seed", throw_on_resolution_failure=False))]
+    return int(values[-1]) if values and values[-1].lstrip("-").isdigit() else None
+
+
 def load_job(folder: Path) -> Job:
     """What one job folder holds; a missing or unreadable file is told in the status, not raised."""
+    job = read_job_files(folder)
+    job.seed = job_seed(folder, job.overrides)
+    return job
+
+
+def read_job_files(folder: Path) -> Job:
+    """The job's overrides and metrics.json, and its status."""
     overrides_file = folder / ".hydra" / "overrides.yaml"
     overrides = None
     if overrides_file.is_file():

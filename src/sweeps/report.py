@@ -12,11 +12,14 @@ from pathlib import Path
 
 from src.core.errors import ConfigError
 from src.figures.curves import plot_runs
+from src.figures.group_curves import plot_groups
 from src.figures.side_by_side import side_by_side
+from src.sweeps import seed_comparison
 from src.sweeps.analysis import DEFINITIONS, analysis, metrics_table
+from src.sweeps.groups import Group, group_jobs
 from src.sweeps.jobs import Job, differing_overrides, find_jobs, name_runs, swept_values
 from src.sweeps.render import Block, to_html, to_markdown
-from src.sweeps.statistics import finite_series, run_numbers
+from src.sweeps.statistics import RunNumbers, finite_series, run_numbers
 
 MAX_SIDE_BY_SIDE = 3  # more grids than this in one row get too small to read: shown one after the other
 CURVES = (  # file, metric, axis label
@@ -25,6 +28,10 @@ CURVES = (  # file, metric, axis label
     ("train_loss.png", "train/loss", "cross-entropy loss"),
 )
 GRID_COLUMNS = "input | ground truth | prediction | uncertainty"
+ONE_SEED = (
+    "One run per recipe, so no spread can be given (n < 2) and every gap above includes run-to-run variation;"
+    " sweep over seeds (e.g. add `seed=1,2,3`) for means, intervals and paired verdicts."
+)
 
 
 def latest_grid(folder: Path) -> tuple[int, Path] | None:
@@ -45,6 +52,19 @@ def curve_blocks(jobs: list[Job], out_dir: Path) -> list[Block]:
         else:
             blocks.append(("p", f"No run logged `{key}`."))
     return blocks
+
+
+def seed_blocks(groups: list[Group], runs: dict[str, RunNumbers], out_dir: Path) -> tuple[list[Block], list[str]]:
+    """The comparison figure (mean and min-max band per group), the group table and the paired verdicts."""
+    histories = {g.label: [j.history for j in g.done] for g in groups if g.done}
+    panels = [(key, ylabel) for _, key, ylabel in CURVES]
+    blocks: list[Block] = [("h2", "Curves and groups over seeds")]
+    if plot_groups(histories, panels, out_dir / "comparison.png"):
+        blocks.append(("img", "each group's mean per epoch, band min to max over its seeds", "comparison.png"))
+    blocks += [("table", *seed_comparison.group_table(groups, runs)), ("p", seed_comparison.DEFINITIONS)]
+    failed = seed_comparison.failed_in_groups(groups)
+    words = seed_comparison.verdicts(groups, runs) or ["Only one group: nothing to compare it with."]
+    return blocks + ([("p", " ".join(failed))] if failed else []), words + failed
 
 
 def prediction_blocks(jobs: list[Job], out_dir: Path) -> list[Block]:
@@ -86,14 +106,19 @@ def build_report(sweep_dir: Path, out_dir: Path) -> tuple[list[Block], str]:
         ("p", "Swept: " + ("; ".join(f"`{k}` = {', '.join(v)}" for k, v in swept.items()) or "nothing differs")),
         ("p", f"Shared by all jobs: `{' '.join(shared)}`" if shared else "No override shared by all jobs."),
         ("p", f"{len(jobs)} jobs: {len(done)} done, {len(failed)} failed."),
-        ("h2", "Curves"),
-        *curve_blocks(done, out_dir),
     ]
     runs = [run_numbers(j) for j in done]
-    words = analysis(runs)
-    blocks += [("h2", "Final metrics"), ("table", *metrics_table(runs)), ("p", DEFINITIONS)]
-    blocks += [("h2", "Analysis"), ("p", words)]
-    blocks += [("h2", "Predictions (latest epoch of each run)"), *prediction_blocks(done, out_dir)]
+    groups = group_jobs(jobs)
+    if len(groups) < len(jobs):  # a seed axis: curves, table and verdicts per recipe, not per run
+        group_part, sentences = seed_blocks(groups, {r.job.number: r for r in runs}, out_dir)
+        words, said, shown = "\n".join(sentences), ("ul", sentences), [g.done[0] for g in groups if g.done]
+    else:
+        group_part = [("h2", "Curves"), *curve_blocks(done, out_dir)]
+        words, shown = f"{analysis(runs)} {ONE_SEED}" if runs else analysis(runs), done
+        said = ("p", words)
+    blocks += [*group_part, ("h2", "Final metrics"), ("table", *metrics_table(runs)), ("p", DEFINITIONS)]
+    blocks += [("h2", "Analysis"), said]
+    blocks += [("h2", "Predictions (latest epoch of each run)"), *prediction_blocks(shown, out_dir)]
     blocks += [("h2", "Failed jobs")]
     blocks.append(("ul", [f"job {j.number} (`{j.label}`): {j.status}" for j in failed]) if failed else ("p", "None."))
     return blocks, words

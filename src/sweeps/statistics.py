@@ -81,6 +81,7 @@ class RunNumbers:
     epochs: int | None
     best: tuple[int, float] | None  # (epoch, best val mIoU)
     final_val_loss: float | None
+    final_val_miou: float | None  # the last validation's mIoU: metrics.json's last_val, else the history's last
     test_acc: float | None
     test_miou: float | None
     converged: int | None
@@ -98,12 +99,15 @@ def run_numbers(job: Job) -> RunNumbers:
         best = (int(best_val["epoch"]), float(best_val["val/miou"]))
     val_epochs, val_losses = finite_series(history, "val/loss")
     test = metrics.get("test") or {}
+    last_val = (metrics.get("last_val") or {}).get("val/miou")
+    val_mious = finite_series(history, "val/miou")[1]
     epochs = metrics.get("epochs_run")
     numbers = RunNumbers(
         job=job,
         epochs=epochs if isinstance(epochs, int) else len(history) or None,
         best=best,
         final_val_loss=val_losses[-1] if val_losses else None,
+        final_val_miou=last_val if is_number(last_val) else val_mious[-1] if val_mious else None,
         test_acc=test.get("test/acc") if is_number(test.get("test/acc")) else None,
         test_miou=test.get("test/miou") if is_number(test.get("test/miou")) else None,
         converged=convergence_epoch(history),

@@ -1,6 +1,7 @@
 """A Hydra callback: at the end of a multirun, one table of every job's overrides and metrics.
 
-Writes `summary.csv` and `summary.json` into the sweep folder and prints the table. A job without a readable
+Writes `summary.csv` and `summary.json` into the sweep folder and prints the table; with a seed axis, one
+row per group follows the job rows (job "group": mean, and sd in the `<metric> sd` columns). A job without a readable
 `metrics.json` (it failed, or is still running elsewhere) is listed with status "failed"; the jobs are read as
 the report reads them (`jobs.py`).
 """
@@ -21,7 +22,9 @@ from rich.text import Text
 
 from src.core.atomic_files import write_json_atomically, write_text_atomically
 from src.core.console import stdout_console
+from src.sweeps.groups import group_jobs
 from src.sweeps.jobs import Job, differing_overrides, read_jobs
+from src.sweeps.spread import spread
 
 METRICS = ("val/miou", "val/acc", "val/loss", "test/miou", "test/acc", "test/loss")
 
@@ -39,14 +42,34 @@ def job_row(job: Job) -> dict[str, Any]:
     )
 
 
+def group_rows(jobs: list[Job], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """With a seed axis, one row per recipe (`groups.py`): n finished jobs, each metric's mean and its sd
+    (None with fewer than 2 values); none without a seed axis. Failed jobs are counted, not averaged."""
+    groups = group_jobs(jobs)
+    if len(groups) == len(jobs):
+        return []
+    by_job = {row["job"]: row for row in rows}
+    grouped = []
+    for group in groups:
+        done = [by_job[j.number] for j in group.jobs if by_job[j.number]["status"] == "done"]
+        row: dict[str, Any] = {"job": "group", "status": f"{len(done)}/{len(group.jobs)} done", "swept": group.label}
+        row |= {"best_epoch": None, "n": len(done), "jobs": " ".join(j.number for j in group.jobs), "overrides": ""}
+        for name in METRICS:
+            values = [r[name] for r in done if isinstance(r.get(name), (int, float))]
+            s = spread(values) if values else None
+            row |= {name: s and s.mean, f"{name} sd": s and s.sd}
+        grouped.append(row)
+    return grouped
+
+
 def sweep_summary(sweep_dir: Path) -> list[dict[str, Any]]:
-    """Rows for the numbered job folders of a sweep, in job order."""
+    """Rows for the numbered job folders of a sweep, in job order; then, with a seed axis, one per group."""
     jobs = read_jobs(sweep_dir)
     rows = [job_row(job) for job in jobs]
     for row, swept in zip(rows, differing_overrides(jobs)[0], strict=True):
         row["swept"] = " ".join(swept)  # what this job sets that not every job does
         row["overrides"] = " ".join(row["overrides"])
-    return rows
+    return rows + group_rows(jobs, rows)
 
 
 class SweepSummary(Callback):
@@ -67,8 +90,9 @@ class SweepSummary(Callback):
             return
         rows = sweep_summary(sweep_dir)
         columns = ["job", "status", "swept", "best_epoch", *METRICS]
+        grouped = [f"{name} sd" for name in METRICS] + ["n", "jobs"] if any(r["job"] == "group" for r in rows) else []
         table_csv = io.StringIO(newline="")
-        writer = csv.DictWriter(table_csv, fieldnames=[*columns, "overrides"])
+        writer = csv.DictWriter(table_csv, fieldnames=[*columns, "overrides", *grouped])
         writer.writeheader()
         writer.writerows(rows)
         # Atomic: the jobs of a SLURM sweep finish, and rewrite these, side by side.
@@ -81,9 +105,12 @@ class SweepSummary(Callback):
             table.add_column(column, justify="left" if column in ("status", "swept") else "right")
         for row in rows:
             # Text, not markup: an override such as tags=[a,b] would otherwise be read as a style tag and vanish.
-            table.add_row(*(Text(format_cell(row.get(c))) for c in columns))
+            table.add_row(*(Text(format_cell(row.get(c), row.get(f"{c} sd"))) for c in columns))
         stdout_console().print(table)
 
 
-def format_cell(value: Any) -> str:
-    return f"{value:.4f}" if isinstance(value, float) else "" if value is None else str(value)
+def format_cell(value: Any, sd: float | None = None) -> str:
+    """A metric with 4 decimals (a group's mean as `mean ± sd`), anything else as text, None as blank."""
+    if isinstance(value, float):
+        return f"{value:.4f}" + (f" ± {sd:.4f}" if sd is not None else "")
+    return "" if value is None else str(value)
