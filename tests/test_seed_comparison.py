@@ -229,3 +229,9 @@ def test_a_real_sweep_over_seeds_is_summarised_and_reported_per_group(tmp_path: 
     assert verdict, report
     assert (sweep / "report" / "comparison.png").stat().st_size > 0
     assert "side by side](predictions.png)" in report  # one grid per group
+
+
+def test_a_tiny_p_value_is_not_printed_as_zeros():
+    from src.sweeps.seed_comparison import p_value
+
+    assert (p_value(0.0004), p_value(0.0312), p_value(0.52)) == ("p < 0.001", "p = 0.031", "p = 0.52")

@@ -107,7 +107,7 @@ def verdict(a: Group, b: Group, runs: dict[str, RunNumbers], measure: Measure) -
     if d.sd == 0:
         spread_text = f"the same difference in each of {d.n} seeds, so no interval or p-value"
     else:
-        spread_text = f"{interval(flip * d.low, flip * d.high, measure)}, {d.n} seeds, paired t-test p = {p_value(d.p)}"
+        spread_text = f"{interval(flip * d.low, flip * d.high, measure)}, {d.n} seeds, paired t-test {p_value(d.p)}"
     if d.excludes_zero:
         size = number(flip * d.mean, measure, sign=not measure.epochs) + epochs
         return f"{prefix}{measure.phrase.format(a=lead, b=other, d=size)} ({spread_text})."
@@ -116,7 +116,7 @@ def verdict(a: Group, b: Group, runs: dict[str, RunNumbers], measure: Measure) -
     return (
         f"{prefix}No difference in {measure.name} detectable between {a_name} and {b_name} with {d.n} seeds"
         f" ({a_name} - {b_name} = {number(d.mean, measure, sign=True)}{epochs};"
-        f" {interval(d.low, d.high, measure)}, paired t-test p = {p_value(d.p)})."
+        f" {interval(d.low, d.high, measure)}, paired t-test {p_value(d.p)})."
     )
 
 
@@ -127,7 +127,8 @@ def interval(low: float, high: float, measure: Measure) -> str:
 
 
 def p_value(p: float) -> str:
-    return "< 0.001" if p < 0.001 else f"{p:.2g}"
+    """`p = 0.031`, or `p < 0.001` rather than a string of zeros."""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
 
 
 def single_pair(a: Group, b: Group, runs: dict[str, RunNumbers]) -> str:
