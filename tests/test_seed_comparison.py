@@ -16,6 +16,7 @@ from scipy import stats
 from src.report import main
 from src.sweeps.groups import group_jobs
 from src.sweeps.jobs import Job, read_jobs
+from src.sweeps.seed_comparison import p_value
 from src.sweeps.spread import paired_difference, spread
 from src.sweeps.summary import SweepSummary
 from tests.helpers import TINY, run_module
@@ -232,6 +233,4 @@ def test_a_real_sweep_over_seeds_is_summarised_and_reported_per_group(tmp_path: 
 
 
 def test_a_tiny_p_value_is_not_printed_as_zeros():
-    from src.sweeps.seed_comparison import p_value
-
     assert (p_value(0.0004), p_value(0.0312), p_value(0.52)) == ("p < 0.001", "p = 0.031", "p = 0.52")
