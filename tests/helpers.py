@@ -3,16 +3,30 @@ the CLI run as a user runs it. Fixtures built on these are in conftest.py."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
+import os
+import random
+import re
+import runpy
+import signal
 import subprocess
 import sys
+import traceback
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+import torch
 from hydra import compose, initialize
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
 import src  # noqa: F401 - registers the resolvers the configs use
+from src.cli import run_folder_on_error
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,6 +83,78 @@ def run_module(module: str, args: list[str], timeout: int = 300) -> subprocess.C
     """`python -m <module> <args>` from the repository root, as a user runs it."""
     cmd = [sys.executable, "-m", module, *args]
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def run_in_process(module: str, args: list[str]) -> subprocess.CompletedProcess:
+    """`python -m <module> <args>` run inside this process: the same entry (`hydra.main`, the one-line error
+    decorators, Hydra's logging to stderr) without the ~6 s of imports a new Python pays before it reads its first
+    argument. For runs refused for bad input, and runs whose process is not what a test checks; each tool keeps
+    real-process tests of its work, exit status and stderr through run_module. Returns the exit status, stdout and
+    stderr as run_module does; an uncaught error is printed as Python prints it (a traceback, status 1). What a
+    run changes process-wide is put back afterwards."""
+    out, err = io.StringIO(), io.StringIO()
+    with process_state_restored(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        os.chdir(ROOT)
+        sys.argv = [module, *args]  # runpy sets argv[0] to the module's file, as `python -m` does
+        GlobalHydra.instance().clear()
+        # runpy's warning when a test has imported the module already
+        warnings.filterwarnings("ignore", re.escape(f"'{module}' found in sys.modules"), RuntimeWarning)
+        # src/__init__.py's filter, which pytest's per-test warning filters replace
+        warnings.filterwarnings(
+            "ignore", message=r"\s*'hydra/launcher/submitit_slurm' is validated against ConfigStore"
+        )
+        try:
+            runpy.run_module(module, run_name="__main__", alter_sys=True)
+            code = 0
+        except SystemExit as stop:
+            code = stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 1
+            if not isinstance(stop.code, int | None):
+                print(stop.code, file=sys.stderr)
+        except Exception:
+            traceback.print_exc()
+            code = 1
+    return subprocess.CompletedProcess([sys.executable, "-m", module, *args], code, out.getvalue(), err.getvalue())
+
+
+@contextlib.contextmanager
+def process_state_restored() -> Iterator[None]:
+    """Put back what a run in this process changes: argv, environment, working directory, logging, Hydra's
+    singletons, the refused-run folder record, random states, signal handlers, warning filters."""
+    argv, environ, cwd = sys.argv[:], dict(os.environ), os.getcwd()
+    loggers = [logging.getLogger()] + [
+        lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)
+    ]
+    logger_state = [(lg, lg.handlers[:], lg.level, lg.propagate, lg.disabled) for lg in loggers]
+    hydra_config = HydraConfig.instance().cfg
+    created = run_folder_on_error.CREATED_BY_THIS_LAUNCH[:]
+    rngs = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    signals = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)}
+    threads = torch.get_num_threads()
+    try:
+        with warnings.catch_warnings():
+            yield
+    finally:
+        kept = {id(h) for _, handlers, *_ in logger_state for h in handlers}
+        for lg in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+            for handler in [h for h in getattr(lg, "handlers", []) if id(h) not in kept]:
+                handler.close()  # Hydra's console and run-log handlers of that run
+                lg.removeHandler(handler)
+        for lg, handlers, level, propagate, disabled in logger_state:
+            lg.handlers[:], lg.propagate, lg.disabled = handlers, propagate, disabled
+            lg.setLevel(level)  # and clears the loggers' cached levels
+        GlobalHydra.instance().clear()
+        HydraConfig.instance().cfg = hydra_config
+        run_folder_on_error.CREATED_BY_THIS_LAUNCH[:] = created
+        random.setstate(rngs[0])
+        np.random.set_state(rngs[1])
+        torch.set_rng_state(rngs[2])
+        for signum, handler in signals.items():
+            signal.signal(signum, handler)
+        torch.set_num_threads(threads)
+        os.chdir(cwd)
+        os.environ.clear()
+        os.environ.update(environ)
+        sys.argv = argv
 
 
 TRAINED_RUN = [  # the overrides of the `trained_run` fixture

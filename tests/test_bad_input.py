@@ -1,10 +1,12 @@
 """Bad input and configuration: each is a short error naming the key or file, exit 1, no step trained.
 
-Two tables. The CLI table runs the real `python -m src.train` for each kind of error rendering (Hydra's own
+Two tables. The CLI table runs the `python -m src.train` entry for each kind of error rendering (Hydra's own
 report, a ConfigError, a checkpoint error, an error raised inside a DataLoader worker, a required key left
-unset): exit status 1, the line at the end of stderr, no traceback. The in-process table calls `train(cfg)` for
-the other inputs and checks the line `user_error_line` makes of the error, the same function the CLI prints
-with, so each row costs no Python start-up.
+unset): exit status 1, the line at the end of stderr, no traceback. A row runs in this process (the whole entry,
+hydra.main and all, without Python's start-up: tests/helpers.py `run_in_process`) unless it needs a real process:
+the DataLoader worker's error, and one composition error, run as real `python -m src.train` processes. The
+in-process table calls `train(cfg)` for the other inputs and checks the line `user_error_line` makes of the
+error, the same function the CLI prints with.
 """
 
 import os
@@ -13,6 +15,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from subprocess import PIPE
 
 import numpy as np
 import pytest
@@ -27,9 +30,40 @@ from src.core.errors import ConfigError
 from src.inference.trained_run import load_trained_run
 from src.train import train
 from tests.fake_datasets import write_camvid
-from tests.helpers import ROOT, TINY, TINY_REAL_DATA, TRAINED_RUN, compose_tiny
+from tests.helpers import ROOT, TINY, TINY_REAL_DATA, TRAINED_RUN, compose_tiny, run_in_process
 
 pytestmark = pytest.mark.slow
+
+
+def run_rows(
+    tmp_path: Path, rows: list[tuple[str, str, list[str]]], in_real_process: set[str]
+) -> list[tuple[str, subprocess.CompletedProcess, Path]]:
+    """(what, result, run folder) of `python -m <module> <args> hydra.run.dir=<tmp_path/runs/what>` for each
+    (module, what, args): the rows named in `in_real_process` as real processes, started first and running while
+    the others run in this process."""
+
+    def run_dir(what: str) -> Path:
+        return tmp_path / "runs" / "".join(c if c.isalnum() else "_" for c in what)
+
+    def arguments(what: str, args: list[str]) -> list[str]:
+        return [*args, f"hydra.run.dir={run_dir(what)}"]
+
+    with ThreadPoolExecutor(len(in_real_process)) as pool:
+        started = {  # started here, before an in-process row changes this process's environment
+            what: subprocess.Popen(
+                [sys.executable, "-m", module, *arguments(what, args)], cwd=ROOT, stdout=PIPE, stderr=PIPE, text=True
+            )
+            for module, what, args in rows
+            if what in in_real_process
+        }
+        finished = {what: pool.submit(proc.communicate, timeout=300) for what, proc in started.items()}
+        results = {
+            what: run_in_process(module, arguments(what, args)) for module, what, args in rows if what not in started
+        }
+        for what, proc in started.items():
+            out, err = finished[what].result()
+            results[what] = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    return [(what, results[what], run_dir(what)) for _, what, _ in rows]
 
 
 def camvid_with_a_bad_label(folder: Path) -> tuple[Path, Path]:
@@ -86,14 +120,13 @@ def test_cli_errors_end_in_one_line_exit_1_without_a_traceback_and_train_nothing
         ),
     ]
 
-    def run(row: tuple[str, list[str], str]) -> tuple[str, subprocess.CompletedProcess, Path]:
-        what, args, _ = row
-        run_dir = tmp_path / "runs" / "".join(c if c.isalnum() else "_" for c in what)
-        cmd = [sys.executable, "-m", "src.train", *args, f"paths.data_dir={data_cache}", f"hydra.run.dir={run_dir}"]
-        return what, subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300), run_dir
-
-    with ThreadPoolExecutor(3) as pool:
-        results = list(pool.map(run, table))
+    # A worker's traceback would reach the real process's stderr, not this process's: that row runs for real.
+    in_real_process = {"bad label, found in a loader worker"}
+    results = run_rows(
+        tmp_path,
+        [("src.train", what, [*args, f"paths.data_dir={data_cache}"]) for what, args, _ in table],
+        in_real_process,
+    )
     failures = []
     for (what, proc, run_dir), (_, _, line) in zip(results, table, strict=True):
         lines = proc.stderr.strip().splitlines() or [""]
@@ -264,17 +297,10 @@ def test_first_contact_mistakes_end_in_one_line_before_any_work_and_change_nothi
         ("predict model.net", "src.predict", [f"ckpt_path={ckpt}", "input=x.png", "model.net.depth=3"], from_ckpt),
     ]
     before = snapshot(trained_run)
-
-    def run(row: tuple[str, str, list[str], str]) -> subprocess.CompletedProcess:
-        what, module, args, _ = row
-        run_dir = tmp_path / "runs" / "".join(c if c.isalnum() else "_" for c in what)
-        cmd = [sys.executable, "-m", module, *args, f"paths.data_dir={data_cache}", f"hydra.run.dir={run_dir}"]
-        return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
-
-    with ThreadPoolExecutor(3) as pool:
-        results = list(pool.map(run, table))
+    rows = [(module, what, [*args, f"paths.data_dir={data_cache}"]) for what, module, args, _ in table]
+    results = run_rows(tmp_path, rows, in_real_process={"typo"})  # one composition error through a real process
     failures = []
-    for (what, _, _, line), proc in zip(table, results, strict=True):
+    for (what, _, _, line), (_, proc, _) in zip(table, results, strict=True):
         last = (proc.stderr.strip().splitlines() or [""])[-1]
         if proc.returncode != 1 or line not in last or "Traceback" in proc.stderr:
             failures.append(f"{what}: exit {proc.returncode}, expected {line!r}\n{proc.stderr[-1500:]}")

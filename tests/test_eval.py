@@ -17,7 +17,7 @@ from PIL import Image
 from src.core.errors import ConfigError
 from src.eval import MC_HINT
 from src.inference.trained_run import load_trained_run
-from tests.helpers import ROOT, run_module
+from tests.helpers import ROOT, run_in_process, run_module
 
 pytestmark = pytest.mark.slow
 
@@ -110,8 +110,9 @@ def test_eval_on_the_val_split_scores_softmax_only_by_default(trained_run: Path,
     ],
 )
 def test_eval_bad_settings_are_one_line_errors(trained_run: Path, tmp_path: Path, args, message):
+    """In this process; test_eval_without_a_checkpoint_is_one_line_error runs the real `python -m src.eval`."""
     ckpt = trained_run / "checkpoints" / "last.ckpt"
-    proc = run_module("src.eval", [f"ckpt_path={ckpt}", *args, f"hydra.run.dir={tmp_path / 'run'}"])
+    proc = run_in_process("src.eval", [f"ckpt_path={ckpt}", *args, f"hydra.run.dir={tmp_path / 'run'}"])
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1].endswith(f"ConfigError: {message}")
 

@@ -24,7 +24,7 @@ from src.core.errors import OutputError, TrainingError
 from src.core.history import read_history
 from src.train import train
 from src.training.loggers.appending_csv import AppendingCSVLogger
-from tests.helpers import ROOT, TINY, with_user_callbacks
+from tests.helpers import ROOT, TINY, run_in_process, with_user_callbacks
 
 pytestmark = pytest.mark.slow
 
@@ -290,8 +290,8 @@ def test_disk_full_while_saving_is_one_error_naming_the_file_and_earlier_checkpo
 def test_an_output_folder_that_cannot_be_created_is_a_short_error_naming_it_and_nothing_runs(tmp_path, data_cache):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
-    cmd = [sys.executable, "-m", "src.train", *TINY, f"paths.data_dir={data_cache}", f"hydra.run.dir={blocker}/run"]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    # In this process: Hydra's report is the same, and tests/test_bad_input.py runs refusals as real processes.
+    proc = run_in_process("src.train", [*TINY, f"paths.data_dir={data_cache}", f"hydra.run.dir={blocker}/run"])
     # Hydra makes the run folder before any project code runs: its own short report (4 lines) names it.
     assert proc.returncode == 1
     assert f"NotADirectoryError: [Errno 20] Not a directory: '{blocker}/run'" in proc.stderr, proc.stderr[-2000:]

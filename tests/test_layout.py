@@ -12,7 +12,7 @@ from hydra.utils import get_object
 from omegaconf import OmegaConf
 
 from src.core.moved_targets import MOVED, with_current_targets
-from tests.helpers import ROOT, run_module
+from tests.helpers import ROOT, run_in_process
 
 SRC = ROOT / "src"
 ENTRY_MODULES = {"train", "eval", "predict", "export", "report", "benchmark", "check_data", "model_table"}
@@ -104,17 +104,17 @@ def test_a_run_written_before_the_move_still_evaluates_predicts_and_exports(tmp_
     run = tmp_path / "old_run"
     shutil.copytree(OLD_RUN, run)
     ckpt, data = f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}", f"paths.data_dir={tmp_path / 'data'}"
-
-    proc = run_module("src.eval", [ckpt, data, f"hydra.run.dir={tmp_path / 'eval'}"])
+    # Each tool's entry in this process: the tools' own tests run them as real processes.
+    proc = run_in_process("src.eval", [ckpt, data, f"hydra.run.dir={tmp_path / 'eval'}"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     scores = OmegaConf.load(tmp_path / "eval" / "metrics.json")
     assert set(scores.test) >= {"test/loss", "test/acc", "test/miou"} and scores.images == 8
 
     image = next((tmp_path / "data" / "synthetic").glob("*/leftImg8bit/test/*/*.png"))
-    proc = run_module("src.predict", [ckpt, data, f"input={image}", f"hydra.run.dir={tmp_path / 'predict'}"])
+    proc = run_in_process("src.predict", [ckpt, data, f"input={image}", f"hydra.run.dir={tmp_path / 'predict'}"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "predict" / f"{image.stem}_color.png").is_file()
 
-    proc = run_module("src.export", [ckpt, data, "format=onnx", f"hydra.run.dir={tmp_path / 'export'}"])
+    proc = run_in_process("src.export", [ckpt, data, "format=onnx", f"hydra.run.dir={tmp_path / 'export'}"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert list((tmp_path / "export").glob("*.onnx"))

@@ -15,7 +15,7 @@ from hydra.utils import instantiate
 from src.core.errors import ConfigError
 from src.training.trainer import gpu_settings
 from tests.fake_datasets import write_camvid
-from tests.helpers import ROOT, TINY_REAL_DATA, compose_train, with_user_callbacks
+from tests.helpers import ROOT, TINY_REAL_DATA, compose_train, run_in_process, with_user_callbacks
 
 
 @pytest.mark.parametrize(
@@ -172,7 +172,7 @@ def test_resume_continues_the_newest_matching_run_in_its_own_folder(tmp_path):
 
     again = run_cli([*common, "trainer.max_epochs=4", "ckpt_path=last"])  # the other spelling
     assert again.returncode == 0 and json.loads((run / "metrics.json").read_text())["epochs_run"] == 4
-    other = run_cli([*common, "model.net.base_channels=8", "resume=true"])  # no run with these overrides
+    other = run_in_process("src.train", [*common, "model.net.base_channels=8", "resume=true"])  # no such run
     assert other.returncode != 0 and "resume: no earlier run in" in other.stderr
 
 

@@ -23,7 +23,7 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
 from src.sweeps.slurm_allocation import NodeKind, allocation_problem, gpus_in_gres, swept_allocation
-from tests.helpers import ROOT, TINY, run_module, with_user_callbacks
+from tests.helpers import ROOT, TINY, run_in_process, run_module, with_user_callbacks
 
 SCRIPT = ROOT / "scripts" / "local_slurm.sh"
 PARTITION = "debug"
@@ -134,12 +134,11 @@ def test_what_no_node_can_hold_is_named_before_submitting():
 
 
 @pytest.mark.slow
-def test_without_a_slurm_client_the_launcher_says_so_in_one_line(tmp_path):
+def test_without_a_slurm_client_the_launcher_says_so_in_one_line(tmp_path, monkeypatch):
     bin_dir = tmp_path / "bin"  # a PATH without sbatch, srun or sinfo
     bin_dir.mkdir()
-    env = {**os.environ, "PATH": str(bin_dir)}
-    cmd = [sys.executable, "-m", "src.train", "-m", *SLURM, "trainer=ddp_cpu", f"paths.log_dir={tmp_path}"]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    proc = run_in_process("src.train", ["-m", *SLURM, "trainer=ddp_cpu", f"paths.log_dir={tmp_path}"])
     assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr
     assert "SlurmError: sbatch and srun not found: hydra/launcher=submitit_slurm needs a SLURM client" in proc.stdout
 
@@ -157,7 +156,12 @@ def test_without_a_slurm_client_the_launcher_says_so_in_one_line(tmp_path):
 )
 def test_an_allocation_the_cluster_cannot_give_ends_in_one_line(slurm_cluster, tmp_path, overrides, expected):
     args = ["-m", *SLURM, "trainer=ddp_cpu", "model=unet,unetpp", *overrides, f"paths.log_dir={tmp_path}"]
-    proc = run_module("src.train", args, timeout=120)
+    # sbatch's refusal through a real `python -m src.train -m`; the refusals made before sbatch, in this process.
+    proc = (
+        run_module("src.train", args, timeout=120)
+        if overrides == ["hydra.launcher.partition=nowhere"]
+        else run_in_process("src.train", args)
+    )
     assert proc.returncode == 1
     assert expected in proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
