@@ -103,7 +103,7 @@ def verdict(a: Group, b: Group, runs: dict[str, RunNumbers], measure: Measure) -
     lead_is_a = (d.mean < 0) == measure.lower_leads
     lead, other = (a_name, b_name) if lead_is_a else (b_name, a_name)
     flip = 1 if lead_is_a != measure.lower_leads else -1  # turns a - b into the difference the phrase reads
-    prefix = f"Overfitting: {counts}; " if measure.name == "overfitting onset" else ""
+    prefix = f"Overfitting: {counts}. " if measure.name == "overfitting onset" else ""
     if d.sd == 0:
         spread_text = f"the same difference in each of {d.n} seeds, so no interval or p-value"
     else:
