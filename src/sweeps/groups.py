@@ -51,8 +51,3 @@ def group_jobs(jobs: list[Job]) -> list[Group]:
         recipes.setdefault(recipe(job), []).append(job)
     shared = set.intersection(*map(set, recipes)) if len(recipes) > 1 else set(next(iter(recipes), ()))
     return [Group(" ".join(o for o in r if o not in shared) or "all jobs", members) for r, members in recipes.items()]
-
-
-def has_seed_axis(jobs: list[Job]) -> bool:
-    """True when at least one recipe ran more than once (e.g. over `seed=1,2,3`)."""
-    return any(len(g.jobs) > 1 for g in group_jobs(jobs))
