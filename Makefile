@@ -7,7 +7,7 @@ TORCH_VERSION ?= 2.13.0
 HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo 1)
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 
-.PHONY: install smoke train compare test test-fast bench model-table docs-figures lint format tensorboard clean
+.PHONY: install install-offline wheelhouse gpu-check smoke train compare test test-fast bench model-table docs-figures lint format tensorboard clean
 
 install: $(VENV)/.installed
 
@@ -24,6 +24,23 @@ else
 endif
 	$(BIN)/pip install -e ".[dev]"
 	touch $@
+
+# Air-gapped GPU machines: `make wheelhouse PY=3.12` where an index is reachable, carry wheelhouse/ over, then
+# `make install-offline` there. It installs into $(VENV) (made with --system-site-packages from $(PYTHON), so it sees
+# that interpreter's torch; or an existing env: VENV=$$CONDA_PREFIX) with no index, keeping the machine's torch.
+PY ?= $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+WHEELHOUSE ?= wheelhouse
+wheelhouse: install  ## every wheel but torch, for Python $(PY) on Linux (make wheelhouse PY=3.12): for install-offline
+	$(BIN)/python scripts/wheelhouse.py --python-version $(PY) --dest $(WHEELHOUSE)
+
+install-offline:  ## install from $(WHEELHOUSE)/ with no package index, using the torch this machine already has
+	test -x $(BIN)/python || $(PYTHON) -m venv --system-site-packages $(VENV)
+	$(BIN)/python -c "import torch; print('using the installed torch', torch.__version__, 'CUDA', torch.version.cuda)"
+	$(BIN)/python -m pip install --no-index --find-links $(WHEELHOUSE) -e ".[dev]"
+	touch $(VENV)/.installed
+
+gpu-check: install  ## the GPU path in one command, < 5 min on one GPU: outputs/gpu_check/<date>/<time>/gpu_check.json
+	$(BIN)/python -m src.gpu_check $(ARGS)
 
 smoke: install  ## train, validate, test and every file a run writes, in ~15 s on 2 idle cores: 3 epochs of a small UNet on a small generated set
 	$(BIN)/python -m src.train experiment=smoke $(ARGS)

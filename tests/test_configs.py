@@ -128,7 +128,7 @@ def test_every_model_trains_in_the_same_module():
     assert cfg.model.optimizer._target_ == "torch.optim.AdamW" and "scheduler" not in cfg.model
 
 
-TOOLS = ["eval", "predict", "export", "benchmark", "model_table", "check_data"]
+TOOLS = ["eval", "predict", "export", "benchmark", "model_table", "check_data", "gpu_check"]
 
 
 def compose_tool(tool: str, overrides: list[str] | None = None) -> DictConfig:
@@ -140,7 +140,7 @@ def compose_tool(tool: str, overrides: list[str] | None = None) -> DictConfig:
 
 @pytest.mark.parametrize("tool", TOOLS)
 def test_each_tool_runs_in_a_folder_of_its_own(tool):
-    """hydra/tool.yaml gives all six the same pattern; each still writes to outputs/<tool>/<date>/<time>/."""
+    """hydra/tool.yaml gives all seven the same pattern; each still writes to outputs/<tool>/<date>/<time>/."""
     cfg = compose_tool(tool)
     assert re.fullmatch(rf"outputs/{tool}/\d{{4}}-\d\d-\d\d/\d\d-\d\d-\d\d", cfg.hydra.run.dir), cfg.hydra.run.dir
     assert cfg.task_name == tool  # also names its log file (hydra/default.yaml)
@@ -175,6 +175,8 @@ WRONG_TYPES = [
     ("model_table", "threads=abc", "threads"),
     ("model_table", "size=abc", "size"),
     ("check_data", "max_batches=abc", "max_batches"),
+    ("gpu_check", "target_test_miou=abc", "target_test_miou"),
+    ("gpu_check", "limits_s.training=abc", "limits_s.training"),
     ("benchmark", "bench.steps=abc", "bench.steps"),
     ("benchmark", "bench.inference=abc", "bench.inference"),
 ]

@@ -1,4 +1,5 @@
-"""The types of the tool configs' own keys (conf/eval.yaml, predict, export, benchmark, model_table, check_data).
+"""The types of the tool configs' own keys (conf/eval.yaml, predict, export, benchmark, model_table, check_data,
+gpu_check).
 
 Each tool yaml lists its schema in its defaults list right before `_self_` (`- eval_schema`), so Hydra refuses
 a value of the wrong type while composing (`mc_samples=abc`, `batch_size=1.5`, `size=[1.5,2]`), naming the key,
@@ -84,6 +85,19 @@ class CheckDataConfig(ToolConfig):
 
 
 @dataclass
+class GpuCheckConfig(ToolConfig):
+    device: str = MISSING
+    parts: list[str] | None = MISSING
+    target_test_miou: float = MISSING
+    eval_tolerance: float = MISSING
+    predict_images: int = MISSING
+    training_overrides: list[str] = MISSING
+    extra_overrides: list[str] = MISSING
+    benchmark_overrides: list[str] = MISSING
+    limits_s: dict[str, float] = MISSING
+
+
+@dataclass
 class BenchSettings:
     """`bench.*` of conf/benchmark.yaml; the rest of that config is conf/train.yaml, untyped as in training."""
 
@@ -103,6 +117,7 @@ ROOT_SCHEMAS = {
     "export_schema": ExportConfig,
     "model_table_schema": ModelTableConfig,
     "check_data_schema": CheckDataConfig,
+    "gpu_check_schema": GpuCheckConfig,
 }
 
 

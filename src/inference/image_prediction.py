@@ -116,6 +116,7 @@ def predict_images(cfg: DictConfig) -> dict:
         )
     summary = {
         "ckpt_path": str(run.ckpt_path),
+        "device": str(device),  # where the network ran (device=auto picks cuda when present)
         "network_input_size": list(size),
         "mc_samples": mc_samples,
         "uncertainty": "predictive entropy (nats) of the MC-dropout mean" if mc_samples else "softmax entropy (nats)",

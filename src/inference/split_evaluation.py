@@ -60,6 +60,7 @@ def evaluate(cfg: DictConfig) -> dict:
     split = cfg.split
     summary: dict = {"ckpt_path": str(run.ckpt_path), "dataset": datamodule.name, "root": str(datamodule.root)}
     summary |= {"split": split, "images": len(loader.dataset), "prune_level": cfg.prune_level}
+    summary["device"] = str(trainer.strategy.root_device)  # where it ran (accelerator=auto picks a GPU when present)
     summary["mc_samples"] = mc_samples  # 0: no mc_dropout scores below (not asked for, or a net without dropout)
     for name, result in evaluation.results.items():
         scores = {f"{split}/{k}": v for k, v in result["scores"].items()}
