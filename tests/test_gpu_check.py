@@ -16,7 +16,7 @@ from omegaconf import OmegaConf
 from src.checks.gpu_check import run_one, skip_reason
 from src.checks.part_process import last_error_line
 from src.checks.parts import PARTS, Context, Part, gpu_test_figures
-from tests.helpers import ROOT, TINY, run_in_process, run_module
+from tests.helpers import ROOT, TINY, run_in_process
 
 NO_CUDA = not torch.cuda.is_available()
 # TINY's model, data and trainer keys, for the rehearsal's training and benchmark runs (trainer=... is the check's).
@@ -122,7 +122,7 @@ def test_an_unknown_device_is_refused_in_one_line(tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(not NO_CUDA, reason="what `make gpu-check` reports on a machine without CUDA")
 def test_gpu_check_without_cuda_skips_the_cuda_parts_and_passes_the_rest(tmp_path):
-    proc = run_module("src.gpu_check", [f"hydra.run.dir={tmp_path}"])
+    proc = run_in_process("src.gpu_check", [f"hydra.run.dir={tmp_path}"])  # its parts: processes
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((tmp_path / "gpu_check.json").read_text())
     assert result["environment"]["cuda_available"] is False and result["environment"]["gpus"] == []
@@ -152,7 +152,7 @@ def test_the_cpu_rehearsal_runs_training_eval_predict_export_and_the_benchmark(t
         f"paths.data_dir={data_cache}",
         f"hydra.run.dir={tmp_path}",
     ]
-    proc = run_module("src.gpu_check", overrides)
+    proc = run_in_process("src.gpu_check", overrides)  # the parts are processes of their own
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((tmp_path / "gpu_check.json").read_text())
     assert result["passed"] == ["training", "eval", "predict", "export", "benchmark_quickstart"], result["parts"]
