@@ -103,12 +103,13 @@ def seed_sweep(tmp_path: Path) -> Path:
             overrides = ["experiment=quickstart", f"model={model}", f"seed={seed}"]
             write_job(sweep, n, overrides, run(*numbers[seed], overfits))
             n += 1
-    write_job(sweep, 6, ["experiment=quickstart", "model=unet", "seed=4", "data.num_workers=2"], None)  # crashed
+    # a 4th UNet seed, resumed with other loader workers, that crashed: still model=unet's
+    write_job(sweep, 6, ["experiment=quickstart", "model=unet", "seed=4", "data.num_workers=2", "resume=true"], None)
     write_job(sweep, 7, ["experiment=quickstart", "model=colour_baseline", "seed=1"], run(0.3, 0.3, 0.3, False))
     return sweep
 
 
-def test_jobs_group_by_overrides_without_seed_and_worker_count(seed_sweep: Path):
+def test_jobs_group_by_overrides_without_seed_worker_count_and_resume(seed_sweep: Path):
     groups = group_jobs(read_jobs(seed_sweep))
     assert [(g.label, [j.number for j in g.jobs]) for g in groups] == [
         ("model=unet", ["0", "2", "4", "6"]),

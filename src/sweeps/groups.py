@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 from src.sweeps.jobs import Job
 
-#: Override keys that change only the random draw, not the recipe: the seed, and the loader worker count
-#: (each worker draws its own augmentation stream). Jobs differing only in these belong to one group.
-NOISE_KEYS = ("seed", "data.num_workers")
+#: Override keys that do not change the recipe: the seed and the loader worker count change only the random
+#: draw (each worker draws its own augmentation stream), and `resume` only says a job was continued from its
+#: last.ckpt (a sweep resumed halfway is still one recipe per group). Jobs differing only in these group together.
+NOISE_KEYS = ("seed", "data.num_workers", "resume")
 
 
 def override_key(override: str) -> str:
