@@ -9,6 +9,7 @@ import json
 import pytest
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch import Callback
 
 from tests.helpers import TINY, compose_tiny, run_module
 
@@ -25,6 +26,7 @@ USER_PATH = [o for o in ON_GPU if not o.startswith(("callbacks.", "trainer.enabl
 def module_and_data(tmp_path, data_cache, overrides: list[str] | None = None):
     """The tiny config's module and datamodule on the GPU, set up for fit."""
     cfg = compose_tiny(tmp_path, data_cache, [*ON_GPU, *(overrides or [])])
+    torch.manual_seed(0)
     datamodule = instantiate(cfg.data)
     datamodule.device = torch.device("cuda")
     datamodule.prepare_data()
@@ -37,7 +39,8 @@ def test_bf16_autocast_runs_the_convolutions_in_bf16_and_the_loss_in_fp32(tmp_pa
     images, labels = (t.cuda() for t in next(iter(datamodule.train_dataloader())))
     optimizer = torch.optim.AdamW(module.parameters(), lr=3e-3)
     losses = []
-    for _ in range(30):  # one batch, memorised: the loss must fall
+    # one batch, memorised: the loss must fall (the same 30 steps under CPU bf16 autocast end at 0.67x the first)
+    for _ in range(30):
         with torch.autocast("cuda", dtype=torch.bfloat16):
             logits = module(images)
             loss = module.criterion(logits, labels.long())
@@ -83,7 +86,9 @@ def test_a_training_step_never_waits_for_the_host(tmp_path, data_cache):
     module, datamodule = module_and_data(tmp_path, data_cache, ["data.device_resident=true"])
     optimizer = torch.optim.AdamW(module.parameters(), lr=1e-3)  # as conf/model/optimizer/adamw.yaml builds it
     loader = datamodule.train_dataloader()
-    batches = (batch for _ in range(100) for batch in loader)  # pass after pass, each a new permutation
+    # pass after pass, each a new permutation: 2 batches a pass, so the window below starts two new passes (each
+    # uploads its order to the GPU, which must not wait for it)
+    batches = (batch for _ in range(100) for batch in loader)
 
     def step(batch_idx: int) -> torch.Tensor:
         with torch.autocast("cuda", dtype=torch.bfloat16):
@@ -101,6 +106,34 @@ def test_a_training_step_never_waits_for_the_host(tmp_path, data_cache):
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert torch.isfinite(torch.stack(losses)).all()
+
+
+class SyncErrorWindow(Callback):
+    """Every training batch after the first runs under set_sync_debug_mode("error"), inside Lightning: forward,
+    loss, metrics update, backward and optimizer step as the Trainer drives them."""
+
+    def __init__(self) -> None:
+        self.checked = 0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_step >= 1:
+            torch.cuda.set_sync_debug_mode("error")
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.checked += torch.cuda.get_sync_debug_mode() == 2  # 2: "error"
+        torch.cuda.set_sync_debug_mode("default")
+
+
+def test_lightning_s_training_steps_never_wait_for_the_host(tmp_path, data_cache):
+    settings = ["data.device_resident=true", "trainer.precision=bf16-mixed", "trainer.enable_checkpointing=false"]
+    cfg = compose_tiny(tmp_path, data_cache, [*ON_GPU, *settings])
+    window = SyncErrorWindow()
+    trainer = instantiate(cfg.trainer, callbacks=[window], logger=False)
+    try:
+        trainer.fit(instantiate(cfg.model), datamodule=instantiate(cfg.data))
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert window.checked == 3 and trainer.global_step == 4  # 2 epochs x 2 batches, all but the first checked
 
 
 def read_metrics(run_dir) -> dict:

@@ -108,7 +108,7 @@ def test_the_last_error_line_is_the_error_not_the_traceback_s_last_line():
     assert last_error_line("") is None
 
 
-def test_an_unknown_device_is_refused_in_one_line(tmp_path):
+def test_an_unknown_device_or_part_is_refused_in_one_line(tmp_path):
     proc = run_in_process("src.gpu_check", ["device=tpu", f"hydra.run.dir={tmp_path}"])
     assert proc.returncode == 1
     assert (
@@ -117,6 +117,10 @@ def test_an_unknown_device_is_refused_in_one_line(tmp_path):
         .endswith("] - ConfigError: device must be cuda (the check) or cpu (its rehearsal), got 'tpu'")
     )
     assert "Traceback" not in proc.stderr
+    proc = run_in_process("src.gpu_check", ["parts=[training,evl]", f"hydra.run.dir={tmp_path}"])
+    assert proc.returncode == 1 and "ConfigError: parts: no part named evl; the parts are gpu_tests, training" in (
+        proc.stderr
+    )
 
 
 @pytest.mark.slow

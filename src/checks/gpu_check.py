@@ -17,8 +17,19 @@ from src.checks.environment import environment
 from src.checks.part_process import run_part
 from src.checks.parts import PARTS, Context, Part
 from src.core.atomic_files import write_json_atomically
+from src.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
+
+
+def check_settings(cfg: DictConfig) -> None:
+    """Refuse, by key, a device or a part name the check does not have (a misspelt part would skip silently)."""
+    if cfg.device not in ("cuda", "cpu"):
+        raise ConfigError(f"device must be cuda (the check) or cpu (its rehearsal), got {cfg.device!r}")
+    names = [part.name for part in PARTS]
+    unknown = sorted(set(cfg.parts or []) - set(names))
+    if unknown:
+        raise ConfigError(f"parts: no part named {', '.join(unknown)}; the parts are {', '.join(names)}")
 
 
 def skip_reason(part: Part, ctx: Context) -> str | None:
@@ -70,6 +81,7 @@ def summary(ctx: Context, started: float, env: dict) -> dict:
 
 def run_gpu_check(cfg: DictConfig) -> dict:
     """Every part in order; returns what gpu_check.json holds (rewritten after each part)."""
+    check_settings(cfg)
     started = time.perf_counter()
     ctx = Context(cfg, Path(cfg.paths.output_dir))
     env = environment()

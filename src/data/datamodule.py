@@ -215,7 +215,10 @@ class SegmentationDataModule(LightningDataModule):
         """The device batches go to: the Trainer's (this process's GPU under DDP), else `self.device`, else CPU."""
         if self.trainer is not None:
             return self.trainer.strategy.root_device
-        return self.device or torch.device("cpu")
+        device = self.device or torch.device("cpu")
+        if device.type == "cuda" and device.index is None:  # "cuda" as the tensors name it, so the upload is reused
+            device = torch.device("cuda", torch.cuda.current_device())
+        return device
 
     def num_loader_workers(self) -> int:
         """data.num_workers, with `auto` resolved for the device and the cache (src/data/loader_workers.py)."""

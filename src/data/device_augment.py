@@ -24,7 +24,7 @@ YIQ_TO_RGB = torch.linalg.inv(RGB_TO_YIQ)
 @functools.cache
 def constant(values: tuple, device: torch.device) -> torch.Tensor:
     """A small constant tensor on `device`, copied there once rather than every batch."""
-    return torch.tensor(values, device=device)
+    return torch.as_tensor(values, device=device)  # a tuple, or a tensor (the YIQ matrices), without a copy warning
 
 
 def hue_rotations(shift: torch.Tensor) -> torch.Tensor:

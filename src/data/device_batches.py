@@ -72,7 +72,9 @@ class DeviceBatches:
         order = torch.randperm(n, generator=order_rng) if self.shuffle else torch.arange(n)
         if self.drop_last:
             order = order[: n - n % self.world_size]
-        order = order[self.rank :: self.world_size].to(self.images.device)
+        order = order[self.rank :: self.world_size]
+        if self.images.is_cuda:  # from pinned memory, asynchronously: a pageable copy would wait for the GPU
+            order = order.pin_memory().to(self.images.device, non_blocking=True)
         for batch in range(len(self)):
             index = order[batch * self.batch_size : (batch + 1) * self.batch_size]
             images, labels = self.images[index].float().div_(255), self.labels[index]
