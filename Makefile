@@ -35,6 +35,7 @@ wheelhouse: install  ## every wheel but torch, for Python $(PY) on Linux (make w
 
 install-offline:  ## install from $(WHEELHOUSE)/ with no package index, using the torch this machine already has
 	test -x $(BIN)/python || $(PYTHON) -m venv --system-site-packages $(VENV)
+	@$(BIN)/python -c "import torch" 2>/dev/null || { echo "install-offline: $(VENV) sees no torch: remove it and run again with PYTHON=<the python that has torch>, or use VENV=<the env that has it>" >&2; exit 1; }
 	$(BIN)/python -c "import torch; print('using the installed torch', torch.__version__, 'CUDA', torch.version.cuda)"
 	$(BIN)/python -m pip install --no-index --find-links $(WHEELHOUSE) -e ".[dev]"
 	touch $(VENV)/.installed
