@@ -126,6 +126,17 @@ def test_jobs_group_by_overrides_without_seed_worker_count_and_resume(seed_sweep
     assert isinstance(job, Job) and job.seed == 42  # no seed override: the one its config ran with
 
 
+def test_an_ablation_s_reference_row_is_named_the_base_and_a_single_recipe_all_jobs(tmp_path: Path):
+    """scripts/camvid_ablation.sh's shape: the preset with no lever of its own, then one lever per row."""
+    for n, lever in enumerate([[], [], ["model/loss=ce"], ["model/loss=ce"]]):
+        write_job(tmp_path, n, ["experiment=camvid", *lever, f"seed={n % 2 + 1}"], None)
+    assert [g.label for g in group_jobs(read_jobs(tmp_path))] == ["base (the shared overrides only)", "model/loss=ce"]
+    one = tmp_path / "single"
+    for n in range(2):
+        write_job(one, n, ["experiment=camvid", f"seed={n + 1}"], None)
+    assert [g.label for g in group_jobs(read_jobs(one))] == ["all jobs"]
+
+
 def test_report_gives_group_statistics_paired_verdicts_and_a_band_figure(seed_sweep: Path, capsys):
     main([str(seed_sweep)])
     report = (seed_sweep / "report" / "report.md").read_text()

@@ -51,4 +51,6 @@ def group_jobs(jobs: list[Job]) -> list[Group]:
     for job in jobs:
         recipes.setdefault(recipe(job), []).append(job)
     shared = set.intersection(*map(set, recipes)) if len(recipes) > 1 else set(next(iter(recipes), ()))
-    return [Group(" ".join(o for o in r if o not in shared) or "all jobs", members) for r, members in recipes.items()]
+    # a recipe with nothing of its own is the sweep's base (an ablation's reference row), not "all jobs"
+    base = "all jobs" if len(recipes) == 1 else "base (the shared overrides only)"
+    return [Group(" ".join(o for o in r if o not in shared) or base, members) for r, members in recipes.items()]
