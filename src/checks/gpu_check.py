@@ -66,6 +66,7 @@ def run_one(part: Part, ctx: Context) -> dict:
 
 
 def summary(ctx: Context, started: float, env: dict) -> dict:
+    """What gpu_check.json holds so far: the parts by outcome, the environment, and each part's record."""
     statuses = {name: result["status"] for name, result in ctx.results.items()}
     return {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
@@ -94,8 +95,9 @@ def run_gpu_check(cfg: DictConfig) -> dict:
         result = {"status": reason} if reason else run_one(part, ctx)
         ctx.results[part.name] = {"what": part.what, **result}
         log.info("[%d/%d] %s: %s%s", number, len(PARTS), part.name, result["status"], described(result))
-        write_json_atomically(ctx.out / "gpu_check.json", summary(ctx, started, env))
-    return summary(ctx, started, env)
+        report = summary(ctx, started, env)
+        write_json_atomically(ctx.out / "gpu_check.json", report)
+    return report
 
 
 def described(result: dict) -> str:
