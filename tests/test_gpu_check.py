@@ -5,6 +5,7 @@ runs; each part's time limit, exit status and figures decide its status."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ import torch
 from omegaconf import OmegaConf
 
 from src.checks.gpu_check import run_one, skip_reason
-from src.checks.part_process import last_error_line
+from src.checks.part_process import last_error_line, run_part
 from src.checks.parts import PARTS, Context, Part, gpu_test_figures
 from tests.helpers import ROOT, TINY, run_in_process
 
@@ -80,8 +81,34 @@ def test_a_part_over_its_limit_is_killed_with_its_children_and_the_check_goes_on
     assert result["status"] == "failed: over 2 s (killed)" and time.perf_counter() - start < 15
     child = int((tmp_path / "fake" / "child").read_text())
     time.sleep(0.5)
-    state = subprocess.run(["ps", "-p", str(child), "-o", "stat="], capture_output=True, text=True).stdout.strip()
+    state = process_state(child)
     assert state == "" or state.startswith("Z")  # gone, or dead and waiting for its reaper
+
+
+def process_state(pid: int) -> str:
+    return subprocess.run(["ps", "-p", str(pid), "-o", "stat="], capture_output=True, text=True).stdout.strip()
+
+
+def test_ctrl_c_during_a_part_kills_the_part_and_its_children(tmp_path):
+    """The part runs in its own session, so the terminal's Ctrl-C reaches only the check: it must end the part."""
+    code = ("import os, subprocess, sys, time; child = subprocess.Popen([sys.executable, '-c', 'import time; "
+            f"time.sleep(60)']); open('{tmp_path}/pids', 'w').write(f'{{os.getpid()}} {{child.pid}}'); "
+            "time.sleep(60)")  # fmt: skip
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.alarm(3)  # as a Ctrl-C would, while the check waits for the part
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_part(["-c", code], tmp_path / "part", 30)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    time.sleep(0.5)
+    states = [process_state(int(pid)) for pid in (tmp_path / "pids").read_text().split()]
+    assert all(state == "" or state.startswith("Z") for state in states), states  # gone, or dead awaiting a reaper
 
 
 def test_gpu_test_outcomes_are_read_from_pytest_s_junit_report(tmp_path):

@@ -28,9 +28,15 @@ def last_error_line(text: str) -> str | None:
     return (errors or lines or [None])[-1]
 
 
+def kill_group(process: subprocess.Popen) -> None:
+    """Kill the part and every process it started (its process group), and reap it."""
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
 def run_part(args: list[str], folder: Path, limit_s: float, env: dict[str, str] | None = None) -> Finished:
     """Run `python <args>` from the repository root with its output in <folder>/console.txt, killed (with its
-    loader workers: its whole process group) after `limit_s` seconds."""
+    loader workers: its whole process group) after `limit_s` seconds, or when this process is interrupted."""
     folder.mkdir(parents=True, exist_ok=True)
     console = folder / "console.txt"
     start = time.perf_counter()
@@ -46,8 +52,10 @@ def run_part(args: list[str], folder: Path, limit_s: float, env: dict[str, str] 
         try:
             returncode: int | None = process.wait(timeout=limit_s)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+            kill_group(process)
             returncode = None
+        except BaseException:  # Ctrl-C: the part has its own session, so the terminal's SIGINT never reached it
+            kill_group(process)
+            raise
     seconds = time.perf_counter() - start
     return Finished(returncode, seconds, None if returncode == 0 else last_error_line(console.read_text()))
