@@ -34,7 +34,7 @@ def kill_group(process: subprocess.Popen) -> None:
     process.wait()
 
 
-def run_part(args: list[str], folder: Path, limit_s: float, env: dict[str, str] | None = None) -> Finished:
+def run_part(args: list[str], folder: Path, limit_s: float) -> Finished:
     """Run `python <args>` from the repository root with its output in <folder>/console.txt, killed (with its
     loader workers: its whole process group) after `limit_s` seconds, or when this process is interrupted."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -46,7 +46,7 @@ def run_part(args: list[str], folder: Path, limit_s: float, env: dict[str, str] 
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
             start_new_session=True,  # its own process group, so the kill below reaches its children too
         )
         try:

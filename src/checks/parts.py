@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 from PIL import Image
 
 from src.data.street_scene import draw_street_scene
+from src.data.synthetic import SPLIT_OFFSET
 
 # What `device` (conf/gpu_check.yaml) means for each tool: the check itself, or its rehearsal on the CPU.
 # On a GPU the peak is timed on 8192^3 products: a 2048^3 bf16 one takes ~20 us there, as long as its launch and sync.
@@ -145,7 +146,8 @@ def predict_input(ctx: Context) -> Path:
     folder = ctx.folder("predict") / "input"
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(ctx.cfg.predict_images):
-        image, _ = draw_street_scene(np.random.default_rng([0, 2, i]), 128, 256)  # the test split's generator
+        rng = np.random.default_rng([0, SPLIT_OFFSET["test"], i])  # test scene i of the default set (seed 0)
+        image, _ = draw_street_scene(rng, 128, 256)
         Image.fromarray(image).save(folder / f"scene_{i}.png")
     return folder
 
